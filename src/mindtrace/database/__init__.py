@@ -1,0 +1,55 @@
+"""mindtrace.database: one Pydantic ODM for MongoDB, plain Redis and an embedded SQLite store.
+
+Backends are imported lazily so that the core install (Local backend only) never needs the
+``mongo`` or ``redis`` extras; touching a backend whose extra is missing raises an ImportError
+that names the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mindtrace.database.core.backend import MindtraceODMBackend, UpdateResult
+from mindtrace.database.core.exceptions import (
+    BackendNotAvailableError,
+    ConnectionFailedError,
+    DatabaseError,
+    DocumentNotFoundError,
+    DocumentTooLargeError,
+    DuplicateInsertError,
+    QueryError,
+)
+
+# name -> module that defines it; imported on first access.
+_LAZY: dict[str, str] = {
+    "LocalODMBackend": "mindtrace.database.backends.local_odm_backend",
+    "RedisODMBackend": "mindtrace.database.backends.redis_odm_backend",
+    "MongoMindtraceODMBackend": "mindtrace.database.backends.mongo_odm_backend",
+    "MindtraceDocument": "mindtrace.database.backends.mongo_odm_backend",
+}
+
+__all__ = [
+    "BackendNotAvailableError",
+    "ConnectionFailedError",
+    "DatabaseError",
+    "DocumentNotFoundError",
+    "DocumentTooLargeError",
+    "DuplicateInsertError",
+    "LocalODMBackend",
+    "MindtraceDocument",
+    "MindtraceODMBackend",
+    "MongoMindtraceODMBackend",
+    "QueryError",
+    "RedisODMBackend",
+    "UpdateResult",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mindtrace.database' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

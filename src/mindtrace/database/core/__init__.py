@@ -1,0 +1,1 @@
+"""Backend-neutral building blocks: exceptions, the document codec and the backend contract."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures for users' own test suites: throwaway servers and backends for every store."""
