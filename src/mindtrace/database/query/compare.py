@@ -63,7 +63,7 @@ RANK_TIMESTAMP: Final = 10
 RANK_REGEX: Final = 11
 RANK_MAXKEY: Final = 12
 
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def is_number(value: Any) -> bool:
@@ -116,8 +116,8 @@ def type_rank(value: Any) -> int:
 def _as_utc(value: dt.date) -> dt.datetime:
     # Naive datetimes are UTC, as in PyMongo; a plain date is midnight UTC of that day.
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
-    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
 def _binary_parts(value: Any) -> tuple[int, int, bytes]:

@@ -1,6 +1,7 @@
 """Placeholder until aggregation lands (issue 2)."""
 
 from __future__ import annotations
+
 from typing import Any
 
 

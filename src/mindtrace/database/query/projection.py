@@ -1,6 +1,7 @@
 """Placeholder until projections land (issue 2)."""
 
 from __future__ import annotations
+
 from typing import Any
 
 

@@ -1,6 +1,7 @@
 """Placeholder until the update engine lands (issue 2)."""
 
 from __future__ import annotations
+
 from typing import Any
 
 
