@@ -1,4 +1,4 @@
-"""The package's one exception hierarchy; backends translate driver errors into these, chaining the original."""
+"""The one exception hierarchy; backends translate driver errors into these, chaining the original."""
 
 from __future__ import annotations
 
