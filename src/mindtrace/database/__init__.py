@@ -20,6 +20,8 @@ from mindtrace.database.core.exceptions import (
     DuplicateInsertError,
     QueryError,
 )
+from mindtrace.database.core.fields import fields
+from mindtrace.database.core.model import MindtraceModel
 
 # name -> module that defines it; imported on first access.
 _LAZY: dict[str, str] = {
@@ -38,11 +40,13 @@ __all__ = [
     "DuplicateInsertError",
     "LocalODMBackend",
     "MindtraceDocument",
+    "MindtraceModel",
     "MindtraceODMBackend",
     "MongoMindtraceODMBackend",
     "QueryError",
     "RedisODMBackend",
     "UpdateResult",
+    "fields",
 ]
 
 

@@ -89,7 +89,7 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
                 f"a filter must be a dict such as {{'name': 'x'}} or a field expression such as "
                 f"User.age >= 18, got {type(f).__name__}: {f!r}"
             )
-        if f:
+        if len(f):  # not ``if f``: field expressions refuse bool() to catch ``a and b`` mistakes
             parts.append(to_engine_value(dict(f)))
     if not parts:
         return {}
