@@ -111,8 +111,12 @@ def normalize_sort(sort: SortSpec) -> tuple[tuple[str, int], ...]:
         and not isinstance(sort[1], str)
     ):
         items = [sort]
-    else:
+    elif isinstance(sort, Sequence):
         items = list(sort)
+    else:
+        raise QueryError(
+            f"cannot sort by {sort!r}: use '+field', '-field', (field, 1 | -1) or a list of those"
+        )
     out: list[tuple[str, int]] = []
     for item in items:
         if isinstance(item, str):
