@@ -106,12 +106,14 @@ def test_conflict_messages_follow_mongodb() -> None:
     with pytest.raises(QueryError, match=r"Updating the path 'a\.b' would create a conflict at 'a'") as info:
         compile_update({"$set": {"a": 1}, "$inc": {"a.b": 1}})
     assert info.value.code == 40
+    assert info.value.operator == "$inc"
     with pytest.raises(QueryError, match=r"Updating the path 'a' would create a conflict at 'a'"):
         compile_update({"$set": {"a.b": 1}, "$unset": {"a": 1}})
     with pytest.raises(QueryError, match=r"Updating the path 'a' would create a conflict at 'a'"):
         compile_update({"$set": {"a": 1}, "$min": {"a": 0}})
-    with pytest.raises(QueryError, match=r"Update created a conflict at 'a\.1'"):
+    with pytest.raises(QueryError, match=r"Update created a conflict at 'a\.1'") as info:
         apply_update({"_id": 1, "a": [1, 2]}, {"$set": {"a.$": 0, "a.1": 5}}, filter={"a": 2})
+    assert info.value.operator == "$set"
 
 
 def test_long_overflow_is_reported() -> None:
@@ -125,6 +127,7 @@ def test_id_errors() -> None:
     with pytest.raises(QueryError, match=r"\(immutable\) field '_id' was found to have been altered") as info:
         apply_update({"_id": 1}, {"$set": {"_id": 2}})
     assert info.value.code == 66
+    assert info.value.operator == "$set"
     with pytest.raises(QueryError, match="immutable"):
         apply_update({"_id": 1}, {"$unset": {"_id": ""}})
     # Same value (even as another numeric type) is allowed, as in MongoDB.

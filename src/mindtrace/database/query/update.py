@@ -47,6 +47,7 @@ PIPELINE_STAGES: Final = frozenset(
 _IDENTIFIER: Final = re.compile(r"[a-z][a-zA-Z0-9]*")
 _CODE_INVALID_OPTIONS: Final = 72
 _CODE_EMPTY_FIELD_NAME: Final = 56
+_CODE_DOLLAR_PREFIXED: Final = 52
 
 
 def _parse_path(field: Any, operator: str, identifiers: Mapping[str, Any], used: set[str]) -> list[str]:
@@ -105,7 +106,7 @@ def _parse_path(field: Any, operator: str, identifiers: Mapping[str, Any], used:
                 f"The dollar ($) prefixed field '{part}' in '{field}' is not allowed in an update "
                 f"path ({operator}); only $, $[] and $[<identifier>] may start with '$'",
                 operator=operator,
-                code=CODE_BAD_VALUE,
+                code=_CODE_DOLLAR_PREFIXED,
             )
     if positional > 1:
         raise QueryError(
@@ -227,20 +228,22 @@ def _same_id(old: Any, new: Any) -> bool:
     return values_equal(old, new)
 
 
-def _id_removed() -> QueryError:
+def _id_removed(operator: str) -> QueryError:
     return QueryError(
-        "Performing an update on the path '_id' would modify the immutable field '_id': a "
-        "document's _id cannot be removed or renamed",
-        operator="_id",
+        f"Performing an update on the path '_id' would modify the immutable field '_id' "
+        f"({operator}): a document's _id cannot be removed or renamed",
+        operator=operator,
         code=CODE_IMMUTABLE_FIELD,
     )
 
 
-def _id_altered(new_id: Any) -> QueryError:
+def _id_altered(new_id: Any, operator: str | None) -> QueryError:
     return QueryError(
         "After applying the update, the (immutable) field '_id' was found to have been altered "
-        f"to _id: {render_value(new_id)}; insert a new document to change an _id",
-        operator="_id",
+        f"to _id: {render_value(new_id)}"
+        + (f" ({operator})" if operator else "")
+        + "; insert a new document to change an _id",
+        operator=operator,
         code=CODE_IMMUTABLE_FIELD,
     )
 
@@ -258,7 +261,7 @@ def _finish_upsert(doc: dict[str, Any]) -> dict[str, Any]:
             "After applying the update to the document, the field '_id' was found to be an array "
             "or array descendant; an _id may not be an array",
             operator="_id",
-            code=53,
+            code=54,
         )
     return _id_first(doc)
 
@@ -268,7 +271,7 @@ def _restore_id(original: Mapping[str, Any], new: dict[str, Any]) -> dict[str, A
     old_id = original.get("_id", MISSING)
     if "_id" in new:
         if old_id is not MISSING and not _same_id(old_id, new["_id"]):
-            raise _id_altered(new["_id"])
+            raise _id_altered(new["_id"], None)
         return new
     if old_id is MISSING:
         return new
@@ -282,7 +285,7 @@ class CompiledUpdate:
     safe: applying keeps all per-document state in a fresh context.
     """
 
-    __slots__ = ("_array_filters", "_kind", "_pipeline", "_replacement", "_root", "_touches_id")
+    __slots__ = ("_array_filters", "_id_operator", "_kind", "_pipeline", "_replacement", "_root")
 
     def __init__(
         self,
@@ -293,7 +296,7 @@ class CompiledUpdate:
         self._root = ObjectNode()
         self._replacement: dict[str, Any] = {}
         self._pipeline: list[dict[str, Any]] = []
-        self._touches_id = False
+        self._id_operator: str | None = None  # the first operator writing a path under _id
         self._array_filters: dict[str, Callable[[Any], bool]] = {}
         if isinstance(update, Mapping):
             self._compile_document(update, array_filters)
@@ -366,13 +369,13 @@ class CompiledUpdate:
                 if operator == "$rename":
                     parts = _add_rename(self._root, field, argument, self._array_filters, used)
                     if argument == "_id" or str(argument).startswith("_id."):
-                        self._touches_id = True
+                        self._id_operator = self._id_operator or operator
                 else:
                     parts = _parse_path(field, operator, self._array_filters, used)
                     modifier = make_modifier(operator, field, argument)
                     insert_path(self._root, parts, Leaf(modifier, field))
                 if parts[0] == "_id":
-                    self._touches_id = True
+                    self._id_operator = self._id_operator or operator
         unused = sorted(set(self._array_filters) - used)
         if unused:
             raise QueryError(
@@ -443,14 +446,14 @@ class CompiledUpdate:
             result, is_upsert=is_upsert, find_match=find_match, array_filters=self._array_filters
         )
         apply_tree(self._root, result, ctx)
-        if self._touches_id:
+        if self._id_operator is not None:
             old_id = doc.get("_id", MISSING)
             if old_id is not MISSING:
                 new_id = result.get("_id", MISSING)
                 if new_id is MISSING:
-                    raise _id_removed()
+                    raise _id_removed(self._id_operator)
                 if not _same_id(old_id, new_id):
-                    raise _id_altered(new_id)
+                    raise _id_altered(new_id, self._id_operator)
         return result
 
     def _apply_pipeline(self, doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -242,11 +242,12 @@ def is_array_filter_part(part: str) -> bool:
     return part.startswith("$[") and part.endswith("]")
 
 
-def _conflict(path: str, at: str) -> QueryError:
+def _conflict(path: str, at: str, operator: str) -> QueryError:
     return QueryError(
-        f"Updating the path '{path}' would create a conflict at '{at}': one update may modify a "
-        "field only once and may not modify both a field and a field inside it; split it into "
-        "two updates.",
+        f"Updating the path '{path}' would create a conflict at '{at}' ({operator}): one update "
+        "may modify a field only once and may not modify both a field and a field inside it; "
+        "split it into two updates.",
+        operator=operator,
         code=CODE_CONFLICT,
     )
 
@@ -264,14 +265,14 @@ def insert_path(root: ObjectNode, parts: list[str], leaf: Leaf) -> None:
             child = current.children.get(key)
         if last:
             if child is not None:
-                raise _conflict(path, path)
+                raise _conflict(path, path, leaf.modifier.operator)
             new: Node = leaf
         elif child is None:
             new = ArrayNode() if is_array_filter_part(parts[i + 1]) else ObjectNode()
         else:
             wants_array = is_array_filter_part(parts[i + 1])
             if isinstance(child, Leaf) or isinstance(child, ArrayNode) != wants_array:
-                raise _conflict(path, dotted(parts[: i + 1]))
+                raise _conflict(path, dotted(parts[: i + 1]), leaf.modifier.operator)
             current = child
             continue
         if isinstance(current, ObjectNode) and part == "$":
@@ -305,11 +306,23 @@ def _merge(a: Node, b: Node, path: list[str]) -> Node:
             other = array.children.get(ident)
             array.children[ident] = child if other is None else _merge(other, child, [*path, f"$[{ident}]"])
         return array
+    operators = sorted({_operator_of(a), _operator_of(b)} - {""})
     raise QueryError(
-        f"Update created a conflict at '{dotted(path)}': two parts of the update resolve to the "
-        "same array element; split it into two updates.",
+        f"Update created a conflict at '{dotted(path)}' ({', '.join(operators)}): two parts of the "
+        "update resolve to the same array element; split it into two updates.",
+        operator=operators[0] if operators else None,
         code=CODE_CONFLICT,
     )
+
+
+def _operator_of(node: Node) -> str:
+    # The operator of the first leaf under ``node``, to name it in a conflict message.
+    if isinstance(node, Leaf):
+        return node.modifier.operator
+    children = list(node.children.values())
+    if isinstance(node, ObjectNode) and node.positional is not None:
+        children.append(node.positional)
+    return _operator_of(children[0]) if children else ""
 
 
 def _cannot_create(field: str, parent_name: str, parent: Any, operator: str) -> QueryError:
@@ -326,6 +339,7 @@ def _must_exist(path: list[str]) -> QueryError:
     return QueryError(
         f"The path '{dotted(path)}' must exist in the document in order to apply array updates "
         "($[] / $[<identifier>]).",
+        operator="$[]",
         code=CODE_BAD_VALUE,
     )
 
@@ -334,6 +348,7 @@ def _not_an_array(name: str, value: Any) -> QueryError:
     return QueryError(
         f"Cannot apply array updates to non-array element {render_element(name, value)} "
         "($[] / $[<identifier>] need an array).",
+        operator="$[]",
         code=CODE_BAD_VALUE,
     )
 
