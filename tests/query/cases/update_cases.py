@@ -813,6 +813,8 @@ POP_CASES = [
         {"$pop": {"m.a": -1}},
         {"_id": 1, "m": {"a": [2]}},
     ),
+    _case("pop through a scalar is refused", {"_id": 1, "a": 5}, {"$pop": {"a.b": 1}}, QueryError),
+    _case("pop under a missing parent is a no-op", {"_id": 1}, {"$pop": {"a.b": 1}}, {"_id": 1}),
     _case("pop a non-array is refused", {"_id": 1, "a": 1}, {"$pop": {"a": 1}}, QueryError),
     _case("pop 2 is refused", {"_id": 1, "a": [1]}, {"$pop": {"a": 2}}, QueryError),
 ]
@@ -884,7 +886,25 @@ PULL_CASES = [
         {"_id": 1, "a": [[2, 1]]},
     ),
     _case("pull from a missing field is a no-op", {"_id": 1}, {"$pull": {"a": 1}}, {"_id": 1}),
-    _case("pull through a scalar is a no-op", {"_id": 1, "a": 5}, {"$pull": {"a.b": 1}}, {"_id": 1, "a": 5}),
+    _case("pull through a scalar is refused", {"_id": 1, "a": 5}, {"$pull": {"a.b": 1}}, QueryError),
+    _case(
+        "pull under a missing parent is a no-op",
+        {"_id": 1, "a": {}},
+        {"$pull": {"a.b.c": 1}},
+        {"_id": 1, "a": {}},
+    ),
+    _case(
+        "pull past the end of an array is a no-op",
+        {"_id": 1, "a": [1]},
+        {"$pull": {"a.3": 1}},
+        {"_id": 1, "a": [1]},
+    ),
+    _case(
+        "pullAll through an array by name is refused",
+        {"_id": 1, "a": [1]},
+        {"$pullAll": {"a.b": [1]}},
+        QueryError,
+    ),
     _case("pull from a non-array is refused", {"_id": 1, "a": 1}, {"$pull": {"a": 1}}, QueryError),
     _case(
         "pullAll removes every listed value",

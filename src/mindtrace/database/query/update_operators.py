@@ -114,6 +114,9 @@ class UnsetModifier(Modifier):
     def update(self, existing: Any, ctx: ApplyContext, path: list[str]) -> Any:
         return NO_CHANGE if existing is MISSING else REMOVE
 
+    def requires_viable_path(self, ctx: ApplyContext) -> bool:
+        return False  # $unset of an impossible path is a no-op (MongoDB's only such modifier)
+
 
 class _ArithmeticModifier(Modifier):
     __slots__ = ("value",)
@@ -439,9 +442,6 @@ class PopModifier(Modifier):
             return NO_CHANGE
         return existing[1:] if self.first else existing[:-1]
 
-    def requires_viable_path(self, ctx: ApplyContext) -> bool:
-        return False
-
 
 class _CullingModifier(Modifier):
     """Removes the array elements a predicate selects ($pull, $pullAll)."""
@@ -463,9 +463,6 @@ class _CullingModifier(Modifier):
             )
         kept = [e for e in existing if not self.removes(e)]
         return kept if len(kept) != len(existing) else NO_CHANGE
-
-    def requires_viable_path(self, ctx: ApplyContext) -> bool:
-        return False
 
 
 class PullModifier(_CullingModifier):

@@ -170,8 +170,12 @@ class Modifier:
         raise NotImplementedError
 
     def requires_viable_path(self, ctx: ApplyContext) -> bool:
-        """Whether a path that cannot exist (through a scalar or an array by name) is an error."""
-        return self.creates
+        """Whether a path that cannot exist (through a scalar or an array by name) is an error.
+
+        True for every modifier but ``$unset`` (and ``$setOnInsert`` when not inserting): even
+        ``$pull`` and ``$pop``, which never create a missing path, refuse an impossible one.
+        """
+        return True
 
 
 class Leaf:
@@ -325,12 +329,17 @@ def _operator_of(node: Node) -> str:
     return _operator_of(children[0]) if children else ""
 
 
-def _cannot_create(field: str, parent_name: str, parent: Any, operator: str) -> QueryError:
+def _not_viable(field: str, parent_name: str, parent: Any, modifier: Modifier, path: list[str]) -> QueryError:
+    element = render_element(parent_name, parent)
+    if modifier.creates:
+        problem = f"Cannot create field '{field}' in element {element}"
+    else:
+        # MongoDB's wording for modifiers that never create paths ($pull, $pullAll, $pop).
+        problem = f"Cannot use the part ({field}) of ({dotted(path)}) to traverse the element ({element})"
     return QueryError(
-        f"Cannot create field '{field}' in element {render_element(parent_name, parent)} "
-        f"({operator}): the path goes through a value that is not a document; "
+        f"{problem} ({modifier.operator}): the path goes through a value that is not a document; "
         "update the parent field itself instead.",
-        operator=operator or None,
+        operator=modifier.operator or None,
         code=CODE_PATH_NOT_VIABLE,
     )
 
@@ -476,7 +485,7 @@ def _raise_if_required(
     """Raise "Cannot create field" if any modifier under ``node`` needs its (impossible) path."""
     if isinstance(node, Leaf):
         if node.modifier.requires_viable_path(ctx):
-            raise _cannot_create(field, parent_name, parent, node.modifier.operator)
+            raise _not_viable(field, parent_name, parent, node.modifier, path)
         return
     if isinstance(node, ArrayNode):
         raise _must_exist(path)
