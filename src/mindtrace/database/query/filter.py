@@ -478,16 +478,13 @@ def _comparison_test(name: str, target: Any) -> _ValueTest:
         # Only null (and missing) live in null's type bracket, and they are all equal.
         return _is_null if inclusive else _never
     if isinstance(target, MinKey | MaxKey):
-        # MinKey/MaxKey compare against every type (no type bracketing).
+        # MinKey/MaxKey compare against every type (no type bracketing); the server's matcher
+        # treats a missing field as a value of a different type too, so it matches as well.
         low = isinstance(target, MinKey)
         same = MinKey if low else MaxKey
         upward = name in ("$gt", "$gte")
         if upward == low:
-            return (
-                (lambda v: v is not MISSING)
-                if inclusive
-                else (lambda v: v is not MISSING and not isinstance(v, same))
-            )
+            return (lambda v: True) if inclusive else (lambda v: not isinstance(v, same))
         return (lambda v: isinstance(v, same)) if inclusive else _never
     if is_number(target):
         if _is_nan(target):
