@@ -75,6 +75,10 @@ def _decimal_op(a: Any, b: Any, op: Literal["add", "multiply"]) -> Decimal | Dec
 
 
 def _arith(a: Any, b: Any, op: Literal["add", "multiply"]) -> Any:
+    if type(a) is int and type(b) is int and INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
+        # Fast path for the common case, two int32 values.
+        result = a + b if op == "add" else a * b
+        return result if INT32_MIN <= result <= INT32_MAX else _int_result(result, _INT64)
     kind = max(_kind(a), _kind(b))
     if kind == _DECIMAL:
         try:
