@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query import compile_filter, matches
+from mindtrace.database.query.compare import MISSING, values_equal
+from mindtrace.database.query.paths import LeafArrays, path_values, split_path
 from tests.query.cases import FilterCase
 from tests.query.cases.filter_cases import FILTER_CASES
 
@@ -190,6 +192,26 @@ def test_not_is_the_complement_of_its_operators(filter: dict[str, Any], doc: dic
 def test_ne_and_nin_are_complements(path: str, value: Any, doc: dict[str, Any]) -> None:
     assert matches({path: {"$ne": value}}, doc) is (not matches({path: {"$eq": value}}, doc))
     assert matches({path: {"$nin": [value]}}, doc) is (not matches({path: {"$in": [value]}}, doc))
+
+
+_DEEP_PATHS = st.sampled_from(["a", "a.b", "a.b.c", "a.0", "a.0.b", "a.b.0", "b.a.b", "a.1"])
+
+
+@_SETTINGS
+@given(_DEEP_PATHS, _SCALARS, _DOCS)
+def test_inline_path_resolution_agrees_with_the_general_traversal(
+    path: str, value: Any, doc: dict[str, Any]
+) -> None:
+    # The compiled predicates resolve common path shapes inline; path_values is the reference.
+    reached = path_values(doc, split_path(path), LeafArrays.EXPAND)
+    if value is None:
+        expected = any(v is None or v is MISSING for v in reached)
+    else:
+        expected = any(values_equal(v, value) for v in reached)
+    assert matches({path: value}, doc) is expected
+    assert matches({path: {"$gte": value, "$lte": value}}, doc) is matches(
+        {"$and": [{path: {"$gte": value}}, {path: {"$lte": value}}]}, doc
+    )
 
 
 @_SETTINGS

@@ -33,7 +33,7 @@ from mindtrace.database.query.compare import (
     type_rank,
     values_equal,
 )
-from mindtrace.database.query.paths import LeafArrays, path_values, split_path
+from mindtrace.database.query.paths import LeafArrays, array_index, path_values, split_path
 from mindtrace.database.query.regex import (
     QueryRegex,
     compile_regex,
@@ -189,7 +189,10 @@ def _conjunction(predicates: Sequence[DocumentPredicate]) -> DocumentPredicate:
     preds = tuple(predicates)
 
     def all_of(doc: Mapping[str, Any]) -> bool:
-        return all(predicate(doc) for predicate in preds)
+        for predicate in preds:  # noqa: SIM110 - a plain loop is faster than all() on a generator
+            if not predicate(doc):
+                return False
+        return True
 
     return all_of
 
@@ -298,15 +301,13 @@ def _negation(predicate: DocumentPredicate) -> DocumentPredicate:
 
 
 def _path_any(parts: tuple[str, ...], mode: LeafArrays, tests: list[_ValueTest]) -> DocumentPredicate:
-    """Predicate: for each test, some value reached by ``parts`` passes it."""
+    """Predicate: for each test, some value reached by ``parts`` passes it.
+
+    The common shapes (a top-level field; plain subdocuments; one array of subdocuments) are
+    resolved inline; anything else goes through :func:`path_values`.
+    """
     if len(tests) > 1:
-        all_tests = tuple(tests)
-
-        def each(doc: Mapping[str, Any]) -> bool:
-            values = path_values(doc, parts, mode)
-            return all(any(map(test, values)) for test in all_tests)
-
-        return each
+        return _path_each(parts, mode, tuple(tests))
     test = tests[0]
     if len(parts) == 1:
         key = parts[0]
@@ -322,14 +323,26 @@ def _path_any(parts: tuple[str, ...], mode: LeafArrays, tests: list[_ValueTest])
         return top_field
 
     first, rest = parts[0], parts[1:]
+    last = parts[-1]
+    # "orders.sku": an array of subdocuments one step before the end, with a named last field.
+    array_then_field = array_index(last) < 0
 
     def nested(doc: Mapping[str, Any]) -> bool:
-        # Walk plain subdocuments inline; hand anything with arrays to the general traversal.
         value = doc.get(first, MISSING)
-        for part in rest:
+        for depth, part in enumerate(rest, 1):
             if isinstance(value, dict):
                 value = value.get(part, MISSING)
             elif isinstance(value, list):
+                if depth == len(parts) - 1 and array_then_field:
+                    for element in value:
+                        if isinstance(element, dict):
+                            leaf = element.get(last, MISSING)
+                            if isinstance(leaf, list) and mode is _EXPAND:
+                                if any(map(test, leaf)) or test(leaf):
+                                    return True
+                            elif test(leaf):
+                                return True
+                    return False
                 return any(map(test, path_values(doc, parts, mode)))
             else:
                 return test(MISSING)
@@ -338,6 +351,30 @@ def _path_any(parts: tuple[str, ...], mode: LeafArrays, tests: list[_ValueTest])
         return test(value)
 
     return nested
+
+
+def _path_each(parts: tuple[str, ...], mode: LeafArrays, tests: tuple[_ValueTest, ...]) -> DocumentPredicate:
+    """Predicate: every test is passed by some value reached by ``parts`` (one lookup for all)."""
+    if len(parts) == 1 and mode is _EXPAND:
+        key = parts[0]
+
+        def each_top(doc: Mapping[str, Any]) -> bool:
+            value = doc.get(key, MISSING)
+            if isinstance(value, list):
+                candidates = [*value, value]
+                return all(any(map(test, candidates)) for test in tests)
+            for test in tests:  # noqa: SIM110 - a plain loop is faster than all() on a generator
+                if not test(value):
+                    return False
+            return True
+
+        return each_top
+
+    def each(doc: Mapping[str, Any]) -> bool:
+        values = path_values(doc, parts, mode)
+        return all(any(map(test, values)) for test in tests)
+
+    return each
 
 
 def _compile_operators(spec: Mapping[str, Any], field: str) -> list[_Op]:
@@ -491,19 +528,54 @@ def _comparison_test(name: str, target: Any) -> _ValueTest:
             # NaN equals NaN and is otherwise unordered.
             return (lambda v: is_number(v) and _is_nan(v)) if inclusive else _never
         if target.__class__ is int or target.__class__ is float:
-
-            def fast_number(v: Any) -> bool:
-                cls = v.__class__
-                if cls is int or cls is float:
-                    return bool(compare(v, target))
-                return is_number(v) and not _is_nan(v) and compare(compare_values(v, target), 0)
-
-            return fast_number
+            return _fast_number_comparison(name, target)
         return lambda v: is_number(v) and not _is_nan(v) and compare(compare_values(v, target), 0)
     if isinstance(target, str):
         return lambda v: isinstance(v, str) and compare(v, target)
     rank = type_rank(target)
     return lambda v: v is not MISSING and type_rank(v) == rank and compare(compare_values(v, target), 0)
+
+
+def _fast_number_comparison(name: str, target: float) -> _ValueTest:
+    # One closure per operator so the hot path is a class check and a native comparison.
+    def slow(v: Any, compare: Callable[[Any, Any], bool]) -> bool:
+        return is_number(v) and not _is_nan(v) and compare(compare_values(v, target), 0)
+
+    if name == "$gt":
+
+        def gt(v: Any) -> bool:
+            cls = v.__class__
+            if cls is int or cls is float:
+                return bool(v > target)
+            return slow(v, _operator.gt)
+
+        return gt
+    if name == "$gte":
+
+        def gte(v: Any) -> bool:
+            cls = v.__class__
+            if cls is int or cls is float:
+                return bool(v >= target)
+            return slow(v, _operator.ge)
+
+        return gte
+    if name == "$lt":
+
+        def lt(v: Any) -> bool:
+            cls = v.__class__
+            if cls is int or cls is float:
+                return bool(v < target)
+            return slow(v, _operator.lt)
+
+        return lt
+
+    def lte(v: Any) -> bool:
+        cls = v.__class__
+        if cls is int or cls is float:
+            return bool(v <= target)
+        return slow(v, _operator.le)
+
+    return lte
 
 
 def _in_test(items: Sequence[Any], name: str) -> _ValueTest:

@@ -1,0 +1,1 @@
+"""Benchmarks: the query engine and each backend against raw drivers and peers."""
