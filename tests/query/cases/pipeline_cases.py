@@ -878,6 +878,48 @@ GROUP = [
         [{"$group": {"_id": None, "n": {"$count": {}}, "merged": {"$mergeObjects": "$o"}}}],
         [{"_id": None, "n": 3, "merged": {"a": 3, "b": 2}}],
     ),
+    PipelineCase(
+        "$group $top $bottom $topN $bottomN $firstN $lastN $maxN $minN",
+        [
+            {"_id": 1, "g": "a", "score": 5, "name": "x"},
+            {"_id": 2, "g": "a", "score": 9, "name": "y"},
+            {"_id": 3, "g": "a", "score": 7, "name": "z"},
+        ],
+        [
+            {
+                "$group": {
+                    "_id": "$g",
+                    "top": {"$top": {"sortBy": {"score": -1}, "output": "$name"}},
+                    "bottom": {"$bottom": {"sortBy": {"score": -1}, "output": ["$name", "$score"]}},
+                    "top2": {"$topN": {"n": 2, "sortBy": {"score": -1}, "output": "$name"}},
+                    "bottom2": {"$bottomN": {"n": 2, "sortBy": {"score": -1}, "output": "$name"}},
+                    "first2": {"$firstN": {"n": 2, "input": "$name"}},
+                    "last2": {"$lastN": {"n": 2, "input": "$name"}},
+                    "max2": {"$maxN": {"n": 2, "input": "$score"}},
+                    "min2": {"$minN": {"n": 2, "input": "$score"}},
+                }
+            }
+        ],
+        [
+            {
+                "_id": "a",
+                "top": "y",
+                "bottom": ["x", 5],
+                "top2": ["y", "z"],
+                "bottom2": ["z", "x"],
+                "first2": ["x", "y"],
+                "last2": ["y", "z"],
+                "max2": [9, 7],
+                "min2": [5, 7],
+            }
+        ],
+    ),
+    PipelineCase(
+        "$group $stdDevPop and $stdDevSamp",
+        [{"_id": i, "v": v} for i, v in enumerate([2, 4, 4, 4, 5, 5, 7, 9])] + [{"_id": 8, "v": "x"}],
+        [{"$group": {"_id": None, "pop": {"$stdDevPop": "$v"}, "one": {"$stdDevSamp": {"$literal": 1}}}}],
+        [{"_id": None, "pop": 2.0, "one": 0.0}],
+    ),
     PipelineCase("$group empty input", [], [{"$group": {"_id": None, "n": {"$sum": 1}}}], []),
     PipelineCase("$group without _id", SALES, [{"$group": {"n": {"$sum": 1}}}], QueryError),
     PipelineCase("$group dotted field", SALES, [{"$group": {"_id": None, "a.b": {"$sum": 1}}}], QueryError),
@@ -1031,6 +1073,26 @@ LOOKUP = [
         [{"$lookup": {"from": "other", "localField": "k", "foreignField": "tags", "as": "j"}}],
         [{"_id": 1, "k": "x", "j": [{"_id": 10, "tags": ["x", "y"]}]}],
         collections={"other": [{"_id": 10, "tags": ["x", "y"]}, {"_id": 11, "tags": ["z"]}]},
+    ),
+    PipelineCase(
+        "$lookup missing or empty local value joins null and missing",
+        [{"_id": 1}, {"_id": 2, "k": []}],
+        [
+            {"$lookup": {"from": "other", "localField": "k", "foreignField": "k", "as": "j"}},
+            {"$project": {"j": "$j._id"}},
+        ],
+        [{"_id": 1, "j": [10, 11]}, {"_id": 2, "j": [10, 11]}],
+        collections={"other": [{"_id": 10, "k": None}, {"_id": 11}, {"_id": 12, "k": 1}]},
+    ),
+    PipelineCase(
+        "$lookup local path through an array of documents",
+        [{"_id": 1, "lines": [{"sku": "almonds"}, {"sku": ["bread", "cashews"]}]}],
+        [
+            {"$lookup": {"from": "inventory", "localField": "lines.sku", "foreignField": "sku", "as": "j"}},
+            {"$project": {"j": "$j._id"}},
+        ],
+        [{"_id": 1, "j": [1, 2, 3]}],
+        collections={"inventory": WAREHOUSE},
     ),
     PipelineCase(
         "$lookup unknown collection is empty",

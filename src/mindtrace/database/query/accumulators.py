@@ -23,11 +23,12 @@ from mindtrace.database.query.expr_operands import (
     Evaluator,
     Variables,
     bson_type_name,
-    get_path,
     integral_value,
     is_nullish,
+    normalize_int,
 )
 from mindtrace.database.query.hash_keys import hash_key
+from mindtrace.database.query.sort import sort_key
 
 __all__ = [
     "ACCUMULATORS",
@@ -62,6 +63,22 @@ class SumAccumulator:
 
     def result(self) -> Any:
         return self._sum.total()
+
+
+class ConstantSumAccumulator:
+    """``$sum`` of a constant integer (``{$sum: 1}`` counts): the constant times the documents."""
+
+    __slots__ = ("_count", "_value")
+
+    def __init__(self, value: int) -> None:
+        self._value = value
+        self._count = 0
+
+    def add(self, value: Any) -> None:
+        self._count += 1
+
+    def result(self) -> Any:
+        return normalize_int(self._value * self._count)
 
 
 class AvgAccumulator:
@@ -282,16 +299,16 @@ class ExtremaNAccumulator:
 class TopNAccumulator:
     """``$top``/``$bottom``/``$topN``/``$bottomN``: outputs of the best documents by ``sortBy``.
 
-    Inputs are ``(sort key, output)`` pairs; ties keep input order, as a stable sort does.
+    Inputs are ``(sort key, output)`` pairs with keys from ``query.sort.sort_key``; ties keep
+    input order, as a stable sort does.
     """
 
-    __slots__ = ("_bottom", "_items", "_n", "_single", "_sort_key")
+    __slots__ = ("_bottom", "_items", "_n", "_single")
 
-    def __init__(self, n: int, bottom: bool, single: bool, sort_key: Callable[[Any], Any]) -> None:
+    def __init__(self, n: int, bottom: bool, single: bool) -> None:
         self._n = n
         self._bottom = bottom
         self._single = single
-        self._sort_key = sort_key
         self._items: list[tuple[Any, Any]] = []
 
     def add(self, value: Any) -> None:
@@ -299,12 +316,16 @@ class TopNAccumulator:
         self._items.append((key, None if output is MISSING else output))
 
     def result(self) -> Any:
-        ordered = sorted(self._items, key=lambda item: self._sort_key(item[0]))  # stable: ties keep order
+        ordered = sorted(self._items, key=_item_key)  # stable: ties keep input order
         chosen = ordered[-self._n :] if self._bottom else ordered[: self._n]
         outputs = [output for _, output in chosen]
         if self._single:
             return outputs[0] if outputs else None
         return outputs
+
+
+def _item_key(item: tuple[Any, Any]) -> Any:
+    return item[0]
 
 
 @dataclass(frozen=True)
@@ -326,6 +347,15 @@ def _simple(factory: Callable[[], Accumulator]) -> Callable[[str, Any, Compiler]
         return AccumulatorSpec(name, compiler.compile(arg), factory)
 
     return compile_simple
+
+
+def _compile_sum(name: str, arg: Any, compiler: Compiler) -> AccumulatorSpec:
+    spec = _simple(SumAccumulator)(name, arg, compiler)
+    value = spec.input.value if isinstance(spec.input, Constant) else None
+    if value.__class__ is int:
+        constant = int(value)  # the common {$sum: 1}: no per-document arithmetic
+        return AccumulatorSpec(name, spec.input, lambda: ConstantSumAccumulator(constant))
+    return spec
 
 
 def _compile_count(name: str, arg: Any, compiler: Compiler) -> AccumulatorSpec:
@@ -374,72 +404,29 @@ def _compile_n_values(name: str, arg: Any, compiler: Compiler) -> AccumulatorSpe
     return AccumulatorSpec(name, compiler.compile(spec["input"]), factory)
 
 
-def sort_spec_key(name: str, sort_by: Any) -> tuple[list[tuple[tuple[str, ...], int]], Callable[[Any], Any]]:
-    """Parse a ``sortBy`` document into (paths, directions) and a key function over extracted values.
-
-    Raises QueryError unless ``sort_by`` is a non-empty object of 1/-1 directions.
-    """
-    if not isinstance(sort_by, dict) or not sort_by:
-        raise QueryError(f"{name}: 'sortBy' must be a non-empty object such as {{field: 1}}", operator=name)
-    fields: list[tuple[tuple[str, ...], int]] = []
-    for path, direction in sort_by.items():
-        if direction not in (1, -1) or isinstance(direction, bool):
-            raise QueryError(f"{name}: sort direction for '{path}' must be 1 or -1", operator=name)
-        fields.append((tuple(path.split(".")), int(direction)))
-
-    def key(values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(_Directed(v, d) for v, (_, d) in zip(values, fields, strict=True))
-
-    return fields, key
-
-
-class _Directed:
-    """A sort-key component ordered in MongoDB's order, reversed for descending fields."""
-
-    __slots__ = ("direction", "value")
-
-    def __init__(self, value: Any, direction: int) -> None:
-        self.value = value
-        self.direction = direction
-
-    def __lt__(self, other: _Directed) -> bool:
-        return compare_values(self.value, other.value) * self.direction < 0
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Directed) and compare_values(self.value, other.value) == 0
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-def sort_value(value: Any, direction: int) -> Any:
-    """The value a document sorts by: for an array, its smallest (ascending) or largest element."""
-    if isinstance(value, list):
-        if not value:
-            return MISSING  # an empty array sorts before null in MongoDB; treat it as missing here
-        return (min if direction > 0 else max)(value, key=SortKey)
-    return value
-
-
 def _compile_top(name: str, arg: Any, compiler: Compiler) -> AccumulatorSpec:
     single = name in ("$top", "$bottom")
     spec = _check_keys(name, arg, {"sortBy", "output"} if single else {"sortBy", "output", "n"})
     n = 1 if single else _constant_n(name, spec, compiler)
-    fields, key = sort_spec_key(name, spec["sortBy"])
+    if not isinstance(spec["sortBy"], dict) or not spec["sortBy"]:
+        raise QueryError(
+            f"{name}: 'sortBy' must be a non-empty object such as {{'score': -1}}", operator=name
+        )
+    key = sort_key(spec["sortBy"])
     output = compiler.compile(spec["output"])
     bottom = name.startswith("$bottom")
 
     def pair(doc: Any, variables: Variables) -> Any:
-        values = tuple(sort_value(get_path(doc, path), d) for path, d in fields)
-        return (values, output(doc, variables))
+        return (key(doc), output(doc, variables))
 
     def factory() -> Accumulator:
-        return TopNAccumulator(n, bottom, single, key)
+        return TopNAccumulator(n, bottom, single)
 
     return AccumulatorSpec(name, pair, factory)
 
 
 ACCUMULATORS: Final[dict[str, Callable[[str, Any, Compiler], AccumulatorSpec]]] = {
-    "$sum": _simple(SumAccumulator),
+    "$sum": _compile_sum,
     "$avg": _simple(AvgAccumulator),
     "$min": _simple(lambda: ExtremumAccumulator(-1)),
     "$max": _simple(lambda: ExtremumAccumulator(1)),

@@ -19,8 +19,6 @@ from mindtrace.database.query.accumulators import (
     ExtremumAccumulator,
     StdDevAccumulator,
     SumAccumulator,
-    sort_spec_key,
-    sort_value,
 )
 from mindtrace.database.query.compare import MISSING, SortKey
 from mindtrace.database.query.expr_operands import (
@@ -33,12 +31,12 @@ from mindtrace.database.query.expr_operands import (
     check_variable_name,
     compile_operands,
     expr_equal,
-    get_path,
     integral_value,
     is_nullish,
     truthy,
 )
 from mindtrace.database.query.hash_keys import hash_key
+from mindtrace.database.query.sort import sort_key
 
 __all__ = ["OPERATORS"]
 
@@ -382,15 +380,17 @@ def _compile_sort_array(name: str, arg: Any, compiler: Compiler) -> Evaluator:
         reverse = sort_by == -1
         key = SortKey
     else:
+        if not isinstance(sort_by, dict) or not sort_by:
+            raise QueryError(
+                "$sortArray: 'sortBy' must be 1, -1 or a non-empty object such as {'a': 1}", operator=name
+            )
         reverse = False
-        fields, field_key = sort_spec_key(name, sort_by)
+        document_key = sort_key(sort_by)
+        empty: dict[str, Any] = {}
 
         def key(element: Any) -> Any:
-            values = tuple(
-                sort_value(get_path(element, path) if isinstance(element, dict) else MISSING, d)
-                for path, d in fields
-            )
-            return field_key(values)
+            # Elements that are not documents have none of the sort fields.
+            return document_key(element if isinstance(element, dict) else empty)
 
     def sort_array(doc: Any, variables: Variables) -> Any:
         array = input_ev(doc, variables)

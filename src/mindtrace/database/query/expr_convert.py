@@ -50,9 +50,9 @@ _TYPE_CODES: Final = {
     19: "decimal",
 }
 _TARGETS: Final = frozenset(_TYPE_CODES.values())
-_INTEGER: Final = re.compile(r"^[+-]?\d+$")
+_INTEGER: Final = re.compile(r"^[+-]?[0-9]+$")
 _FLOAT: Final = re.compile(
-    r"^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|[Ii]nf(?:inity)?|NaN|nan)$"
+    r"^[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|NaN|nan)$"
 )
 
 

@@ -35,7 +35,7 @@ from mindtrace.database.query.expr_operands import (
 
 __all__ = ["OPERATORS", "parse_date_string", "to_date"]
 
-_OFFSET: Final = re.compile(r"^([+-])(\d{2})(?::?(\d{2}))?$")
+_OFFSET: Final = re.compile(r"^([+-])([0-9]{2})(?::?([0-9]{2}))?$")
 _DEFAULT_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%LZ"
 _MONTHS: Final = [calendar.month_name[i] for i in range(1, 13)]
 _MONTH_ABBR: Final = [calendar.month_abbr[i] for i in range(1, 13)]
@@ -72,6 +72,9 @@ def _truncate_ms(value: dt.datetime) -> dt.datetime:
 
 def to_date(name: str, value: Any) -> dt.datetime:
     """The UTC instant a date-like value stands for; QueryError naming ``name`` for other types."""
+    if isinstance(value, dt.datetime) and (value.tzinfo is None or value.tzinfo is dt.UTC):
+        # The common case, in one replace(): a naive (UTC) or UTC datetime.
+        return value.replace(tzinfo=dt.UTC, microsecond=value.microsecond // 1000 * 1000)
     if isinstance(value, dt.date):
         return _truncate_ms(as_utc_datetime(value))
     if isinstance(value, ObjectId):
@@ -176,6 +179,8 @@ def _date_part(extract: Callable[[dt.datetime], int]) -> OperatorCompiler:
             tz = timezone(doc, variables)
             if is_nullish(value) or tz is False:
                 return None
+            if tz is None and value.__class__ is dt.datetime and value.tzinfo in (None, dt.UTC):
+                return extract(value)  # a naive or UTC datetime already shows UTC wall-clock parts
             return extract(_local(to_date(name, value), _zone(tz)))
 
         return part
@@ -274,6 +279,8 @@ def _compile_date_to_string(name: str, arg: Any, compiler: Compiler) -> Evaluato
     format_ev = _optional(compiler, spec, "format")
     timezone = _timezone_resolver(name, _optional(compiler, spec, "timezone"))
     on_null = _optional(compiler, spec, "onNull")
+    if isinstance(format_ev, Constant) and isinstance(format_ev.value, str):
+        _format_date(name, _REFERENCE.replace(tzinfo=dt.UTC), format_ev.value, None)  # reject bad formats now
 
     def date_to_string(doc: Any, variables: Variables) -> Any:
         value = date_ev(doc, variables)
@@ -298,27 +305,27 @@ def _compile_date_to_string(name: str, arg: Any, compiler: Compiler) -> Evaluato
 
 
 _FORMAT_PATTERNS: Final = {
-    "Y": r"(?P<Y>\d{4})",
-    "m": r"(?P<m>\d{1,2})",
-    "d": r"(?P<d>\d{1,2})",
-    "H": r"(?P<H>\d{1,2})",
-    "M": r"(?P<M>\d{1,2})",
-    "S": r"(?P<S>\d{1,2})",
-    "L": r"(?P<L>\d{1,3})",
-    "j": r"(?P<j>\d{1,3})",
-    "G": r"(?P<G>\d{4})",
-    "V": r"(?P<V>\d{1,2})",
+    "Y": r"(?P<Y>[0-9]{4})",
+    "m": r"(?P<m>[0-9]{1,2})",
+    "d": r"(?P<d>[0-9]{1,2})",
+    "H": r"(?P<H>[0-9]{1,2})",
+    "M": r"(?P<M>[0-9]{1,2})",
+    "S": r"(?P<S>[0-9]{1,2})",
+    "L": r"(?P<L>[0-9]{1,3})",
+    "j": r"(?P<j>[0-9]{1,3})",
+    "G": r"(?P<G>[0-9]{4})",
+    "V": r"(?P<V>[0-9]{1,2})",
     "u": r"(?P<u>[1-7])",
-    "z": r"(?P<z>[+-]\d{2}:?\d{2})",
-    "Z": r"(?P<Z>[+-]\d{1,4})",
+    "z": r"(?P<z>[+-][0-9]{2}:?[0-9]{2})",
+    "Z": r"(?P<Z>[+-][0-9]{1,4})",
     "b": r"(?P<b>[A-Za-z]{3})",
     "B": r"(?P<B>[A-Za-z]+)",
 }
 
 _ISO_STRING: Final = re.compile(
-    r"^\s*(?P<Y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})"
-    r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d+))?)?)?"
-    r"\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?|[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)?\s*$"
+    r"^\s*(?P<Y>[0-9]{4})[-/](?P<m>[0-9]{1,2})[-/](?P<d>[0-9]{1,2})"
+    r"(?:[T ](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<F>[0-9]+))?)?)?"
+    r"\s*(?P<tz>Z|[+-][0-9]{2}(?::?[0-9]{2})?|(?:UTC|GMT)(?:[+-][0-9]{1,2}(?::?[0-9]{2})?)?|[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)?\s*$"
 )
 
 
@@ -414,6 +421,8 @@ def _compile_date_from_string(name: str, arg: Any, compiler: Compiler) -> Evalua
     timezone = _timezone_resolver(name, _optional(compiler, spec, "timezone"))
     on_error = _optional(compiler, spec, "onError")
     on_null = _optional(compiler, spec, "onNull")
+    if isinstance(format_ev, Constant) and isinstance(format_ev.value, str):
+        _format_regex(name, format_ev.value)  # reject bad formats now
 
     def date_from_string(doc: Any, variables: Variables) -> Any:
         text = text_ev(doc, variables)

@@ -3,8 +3,8 @@
 ``…Bytes`` operators count UTF-8 bytes and ``…CP`` operators count code points, as MongoDB does.
 ``$toLower``/``$toUpper``/``$strcasecmp`` map ASCII letters only (MongoDB's documented behaviour)
 and, with ``$substr``/``$substrBytes``/``$substrCP``, turn numbers and dates into strings and null
-into "". Regular expressions use Python's ``re`` with the i/m/s/x options, which agrees with
-PCRE for the patterns people write in practice.
+into "". Regular expressions are PCRE translated by ``query.regex`` (shared with ``$regex`` filters),
+with the i/m/s/x options.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mindtrace.database.query.expr_operands import (
     integral_value,
     is_nullish,
 )
+from mindtrace.database.query.regex import compile_regex, regex_value_parts
 
 __all__ = ["OPERATORS", "coerce_to_string", "format_date_iso", "format_double", "regex_from"]
 
@@ -39,7 +40,6 @@ _WHITESPACE: Final = (
     "\u0000 \t\n\u000b\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
     "\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 
 
 def format_double(value: float) -> str:
@@ -297,47 +297,35 @@ def _bound(name: str, value: Any, what: str) -> int:
 def regex_from(name: str, pattern: Any, options: Any) -> re.Pattern[str]:
     """Compile a MongoDB regex (string, ``bson.Regex`` or ``re.Pattern``) with option letters.
 
-    Raises QueryError for invalid options, options given twice, or a pattern Python rejects.
+    Patterns are PCRE syntax, translated by ``query.regex`` exactly as ``$regex`` filters are.
+    Raises QueryError for invalid options, options given twice, or a pattern that cannot run.
     """
-    flags = 0
-    if isinstance(pattern, re.Pattern):
-        if options:
-            raise QueryError(
-                f"{name}: options can't be given both in the regex and in 'options'", operator=name
-            )
-        return pattern
-    if isinstance(pattern, Regex):
-        embedded = pattern.flags
-        if embedded and options:
-            raise QueryError(
-                f"{name}: options can't be given both in the regex and in 'options'", operator=name
-            )
-        if isinstance(embedded, int):
-            flags = embedded & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE)
-        else:
-            options = embedded
-        pattern = str(pattern.pattern)
-    if not isinstance(pattern, str):
-        raise QueryError(
-            f"{name} needs 'regex' to be of type string or regex, not {bson_type_name(pattern)}",
-            operator=name,
-        )
     if is_nullish(options):
         options = ""
     if not isinstance(options, str):
         raise QueryError(
             f"{name} needs 'options' to be of type string, not {bson_type_name(options)}", operator=name
         )
-    for letter in options:
-        if letter not in _REGEX_FLAGS:
-            raise QueryError(f"{name}: invalid flag in regex options: {letter}", operator=name)
-        flags |= _REGEX_FLAGS[letter]
+    if isinstance(pattern, re.Pattern | Regex):
+        parts = regex_value_parts(pattern)
+        if parts is None:
+            raise QueryError(f"{name}: byte-string regular expressions are not supported", operator=name)
+        embedded = parts[1].replace("l", "")
+        if embedded and options:
+            raise QueryError(
+                f"{name}: options can't be given both in the regex and in 'options'", operator=name
+            )
+        if isinstance(pattern, re.Pattern):
+            return pattern  # already Python syntax
+        pattern, options = parts[0], embedded or options
+    if not isinstance(pattern, str):
+        raise QueryError(
+            f"{name} needs 'regex' to be of type string or regex, not {bson_type_name(pattern)}",
+            operator=name,
+        )
     if "\x00" in pattern:
         raise QueryError(f"{name}: regular expression cannot contain an embedded null byte", operator=name)
-    try:
-        return re.compile(pattern, flags)
-    except re.error as e:
-        raise QueryError(f"{name}: invalid regular expression {pattern!r}: {e}", operator=name) from e
+    return compile_regex(pattern, options, operator=name)
 
 
 def _compile_regex(mode: str) -> OperatorCompiler:

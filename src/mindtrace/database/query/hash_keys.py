@@ -43,6 +43,14 @@ def hash_key(value: Any) -> Hashable:
     Missing and null share a key (``$group`` puts them in one group). Documents are field-order
     sensitive, as in MongoDB. Complexity is linear in the size of the value.
     """
+    cls = value.__class__
+    # Fast paths for the exact types most group keys have.
+    if cls is str:
+        return (RANK_STRING, value)
+    if cls is int or (cls is float and value == value):  # noqa: PLR0124 - NaN test
+        return (RANK_NUMBER, value)
+    if cls is dict:
+        return (RANK_OBJECT, tuple([(k, hash_key(v)) for k, v in value.items()]))
     if value is None:
         return (RANK_NULL,)
     if isinstance(value, str):

@@ -9,8 +9,12 @@ results without touching the documents they passed in (or the ``collections`` us
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
+
+from bson import ObjectId
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.expressions import ExpressionCompiler
@@ -104,7 +108,18 @@ class _PipelineCompiler:
         raise QueryError(f"unrecognized pipeline stage name: '{name}'", operator=name)
 
 
+# Values of these exact types are immutable and are shared rather than copied.
+_LEAVES: Final = frozenset(
+    {str, int, float, bool, type(None), dt.datetime, dt.date, Decimal, ObjectId, uuid.UUID, bytes}
+)
+
+
 def _copy(value: Any) -> Any:
+    cls = value.__class__
+    if cls is dict:
+        return {key: item if item.__class__ in _LEAVES else _copy(item) for key, item in value.items()}
+    if cls is list:
+        return [item if item.__class__ in _LEAVES else _copy(item) for item in value]
     if isinstance(value, Mapping):
         return {key: _copy(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -12,8 +12,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mindtrace.database.core.exceptions import QueryError
-from mindtrace.database.query.compare import MISSING
-from mindtrace.database.query.expr_operands import Evaluator, check_variable_name, get_path
+from mindtrace.database.query.expr_operands import Evaluator, check_variable_name
 from mindtrace.database.query.hash_keys import hash_key
 from mindtrace.database.query.stages.context import (
     CompiledPipeline,
@@ -64,13 +63,33 @@ def _foreign_keys(doc: Document, parts: tuple[str, ...]) -> set[Hashable]:
     return keys
 
 
+def _local_values(value: Any, parts: tuple[str, ...], out: list[Any]) -> None:
+    """Every value at a path the way $lookup collects local values: arrays on the way are
+    traversed (numeric components index them), and a final array contributes its elements."""
+    head, rest = parts[0], parts[1:]
+    if not isinstance(value, Mapping) or head not in value:
+        return
+    value = value[head]
+    while rest and isinstance(value, list) and rest[0].isdigit():
+        index = int(rest[0])
+        if index >= len(value):
+            return
+        value, rest = value[index], rest[1:]
+    if not rest:
+        out.extend(value if isinstance(value, list) else [value])
+    elif isinstance(value, list):
+        for element in value:
+            _local_values(element, rest, out)
+    else:
+        _local_values(value, rest, out)
+
+
 def _local_keys(doc: Document, parts: tuple[str, ...]) -> set[Hashable]:
-    value = get_path(doc, parts)
-    if value is MISSING or value is None:
-        return {_NULL_KEY}
-    if isinstance(value, list):
-        return {hash_key(v) for v in value}
-    return {hash_key(value)}
+    values: list[Any] = []
+    _local_values(doc, parts, values)
+    if not values:
+        return {_NULL_KEY}  # missing (or an empty array) joins like null, as in MongoDB
+    return {hash_key(v) for v in values}
 
 
 class _ForeignIndex:

@@ -53,18 +53,21 @@ class _Grouper:
 
     def run(self, docs: Iterable[Document], variables: Variables) -> list[tuple[Any, list[Accumulator]]]:
         groups: dict[Hashable, tuple[Any, list[Accumulator]]] = {}
-        fields = self._fields
+        key_of = self._key
+        inputs = [(i, spec.input) for i, (_, spec) in enumerate(self._fields)]
+        factories = [spec.create for _, spec in self._fields]
         for doc in docs:
-            key = self._key(doc, variables)
+            key = key_of(doc, variables)
             if key is MISSING:
                 key = None
             hashed = hash_key(key)
             group = groups.get(hashed)
             if group is None:
-                group = (key, [spec.create() for _, spec in fields])
+                group = (key, [create() for create in factories])
                 groups[hashed] = group
-            for (_, spec), state in zip(fields, group[1], strict=True):
-                state.add(spec.input(doc, variables))
+            states = group[1]
+            for i, evaluate in inputs:
+                states[i].add(evaluate(doc, variables))
         return list(groups.values())
 
     def documents(self, groups: list[tuple[Any, list[Accumulator]]]) -> Iterator[dict[str, Any]]:

@@ -111,7 +111,7 @@ def _computed_tree(
 
 
 def _apply_tree(root: Document, target: Any, tree: _Tree, variables: Variables) -> dict[str, Any]:
-    out = dict(target) if isinstance(target, Mapping) else {}
+    out = dict(target) if target.__class__ is dict or isinstance(target, Mapping) else {}
     for name, item in tree.items():
         if isinstance(item, dict):
             out[name] = _apply_subtree(root, out.get(name, MISSING), item, variables)
