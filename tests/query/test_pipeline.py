@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.query.accumulators import ACCUMULATORS
+from mindtrace.database.query.expressions import OPERATORS
 from mindtrace.database.query.pipeline import compile_pipeline, run_pipeline
+from mindtrace.database.query.stages import STAGES
 from tests.query.cases import PipelineCase
 from tests.query.cases.pipeline_cases import PIPELINE_CASES
 
@@ -304,3 +308,12 @@ def test_group_sum_matches_python(docs: list[dict[str, Any]]) -> None:
         k: (sum(v), len(v)) for k, v in expected.items()
     }
     assert [r["_id"] for r in result] == list(expected)  # first-seen order
+
+
+def test_support_table_lists_every_stage_operator_and_accumulator() -> None:
+    table = (Path(__file__).parents[2] / "docs" / "queries-aggregation.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    listed = {name for row in rows for name in row.split("|")[1].replace(",", " ").replace("`", " ").split()}
+    assert set(STAGES) - listed == set()
+    assert set(OPERATORS) - listed == set()
+    assert set(ACCUMULATORS) - listed == set()
