@@ -271,9 +271,43 @@ POSITIONS = [
 ]
 
 
+# Cases where SecantusDB (the default test server) deviates from MongoDB's documented
+# behaviour; the Mongo backend runs them as expected failures there, with this reason.
+_SECANTUS: dict[str, str] = {
+    "elem_match_object_eq_null": (
+        "SecantusDB: $elemMatch's document form skips nested-array elements; MongoDB treats "
+        "them as documents (null_query_semantics.js)"
+    ),
+    "regex_digit_class_is_ascii": (
+        "SecantusDB: \\d matches Unicode digits; MongoDB compiles PCRE2 with UTF but not UCP, so \\d is ASCII"
+    ),
+    "all_nested_array": (
+        "SecantusDB: $all with a nested array does not match a field equal to that array "
+        "($all page, Nested Array)"
+    ),
+    "elem_match_document_with_and": "SecantusDB: rejects $and inside $elemMatch's document form",
+    "all_on_path_across_elements": (
+        "SecantusDB: $all on a dotted path wants one element for all values; MongoDB ANDs the equalities"
+    ),
+    "error_operator_document_mixed_with_field": (
+        "SecantusDB: accepts {$gt: 1, b: 2}; MongoDB raises 'unknown operator: b'"
+    ),
+    "error_regex_options_twice": (
+        "SecantusDB: accepts options in both the regex and $options (MongoDB error 51074)"
+    ),
+    "error_mod_three_elements": "SecantusDB: accepts a $mod array of three elements",
+    "error_mod_remainder_not_number": "SecantusDB: accepts a non-numeric $mod remainder",
+    "error_mod_infinite_remainder": "SecantusDB: accepts an infinite $mod remainder",
+    "error_geo_unsupported": (
+        "SecantusDB: $near without a geospatial index returns nothing instead of an error"
+    ),
+}
+
+
 def _case(
     name: str, docs: list[dict], filter: dict, expected: list | type[Exception], **kw: str
 ) -> FilterCase:
+    kw.setdefault("mongo_xfail", _SECANTUS.get(name))  # type: ignore[arg-type]
     return FilterCase(name=name, docs=docs, filter=filter, expected=expected, **kw)
 
 
@@ -368,7 +402,12 @@ FILTER_CASES: list[FilterCase] = [
     ),
     _case("dotted_exists_false", NULLS_NO_ARRAYS, {"a.b": {"$exists": False}}, [1, 2, 3, 6]),
     _case("dotted_elem_match_no_arrays_at_path", NULLS, {"a.b": {"$elemMatch": {"$eq": None}}}, []),
-    _case("elem_match_object_eq_null", NULLS, {"a": {"$elemMatch": {"b": {"$eq": None}}}}, [7, 9, 11, 12]),
+    _case(
+        "elem_match_object_eq_null",
+        NULLS,
+        {"a": {"$elemMatch": {"b": {"$eq": None}}}},
+        [7, 9, 11, 12],
+    ),
     _case("elem_match_object_ne_null", NULLS, {"a": {"$elemMatch": {"b": {"$ne": None}}}}, [10, 11, 12]),
     # ----- $eq page -----
     _case("eq_explicit_operator", EQ_INVENTORY, {"qty": {"$eq": 20}}, [2, 5]),
@@ -508,7 +547,12 @@ FILTER_CASES: list[FilterCase] = [
         {"s": {"$regex": "c h e r r y  # a comment", "$options": "x"}},
         [3],
     ),
-    _case("regex_digit_class_is_ascii", TEXT, {"s": {"$regex": "^a\\d$"}}, [7]),
+    _case(
+        "regex_digit_class_is_ascii",
+        TEXT,
+        {"s": {"$regex": "^a\\d$"}},
+        [7],
+    ),
     _case("regex_object_value", TEXT, {"s": Regex("^c")}, [3]),
     _case("regex_compiled_pattern_with_flag", TEXT, {"s": re.compile("PIE$", re.IGNORECASE)}, [1]),
     _case(
@@ -551,7 +595,12 @@ FILTER_CASES: list[FilterCase] = [
         [3, 4],
     ),  # fmt: skip
     _case("all_on_dotted_path", ALL_INVENTORY, {"qty.num": {"$all": [50]}}, [2]),
-    _case("all_nested_array", NESTED_TAGS, {"tags": {"$all": [["ssl", "security"]]}}, [1, 2]),
+    _case(
+        "all_nested_array",
+        NESTED_TAGS,
+        {"tags": {"$all": [["ssl", "security"]]}},
+        [1, 2],
+    ),
     _case("all_on_scalar_field", NESTED_TAGS, {"tags": {"$all": ["ssl"]}}, [1, 3]),
     _case("all_empty_matches_nothing", NESTED_TAGS, {"tags": {"$all": []}}, []),
     # ----- $elemMatch page -----
@@ -615,7 +664,12 @@ FILTER_CASES: list[FilterCase] = [
     _case("array_path_mixed_shapes", DEEP, {"a.b.c": {"$gt": 2}}, [4]),
     _case("dotted_paths_may_match_different_elements", CLASSIC, {"a.b": 1, "a.c": 2}, [1, 2, 3, 4]),
     _case("elem_match_needs_one_element", CLASSIC, {"a": {"$elemMatch": {"b": 1, "c": 2}}}, [1]),
-    _case("all_on_path_across_elements", POSITIONS, {"a.b": {"$all": [1, 2]}}, [1, 2, 3]),
+    _case(
+        "all_on_path_across_elements",
+        POSITIONS,
+        {"a.b": {"$all": [1, 2]}},
+        [1, 2, 3],
+    ),
     _case(
         "all_inside_elem_match_one_element", POSITIONS, {"a": {"$elemMatch": {"b": {"$all": [1, 2]}}}}, [3]
     ),
@@ -623,7 +677,12 @@ FILTER_CASES: list[FilterCase] = [
     _case("error_unknown_top_level_operator", INVENTORY, {"$foo": 1}, QueryError),
     _case("error_not_at_top_level", INVENTORY, {"$not": {"qty": 1}}, QueryError),
     _case("error_unknown_field_operator", INVENTORY, {"qty": {"$foo": 1}}, QueryError),
-    _case("error_operator_document_mixed_with_field", INVENTORY, {"qty": {"$gt": 1, "b": 2}}, QueryError),
+    _case(
+        "error_operator_document_mixed_with_field",
+        INVENTORY,
+        {"qty": {"$gt": 1, "b": 2}},
+        QueryError,
+    ),
     _case("error_where_is_javascript", INVENTORY, {"$where": "this.qty > 1"}, QueryError),
     _case("error_where_on_field", INVENTORY, {"qty": {"$where": "1"}}, QueryError),
     _case("error_and_empty", INVENTORY, {"$and": []}, QueryError),
@@ -640,7 +699,12 @@ FILTER_CASES: list[FilterCase] = [
     _case("error_regex_bad_option", TEXT, {"s": {"$regex": "a", "$options": "g"}}, QueryError),
     _case("error_options_without_regex", TEXT, {"s": {"$options": "i"}}, QueryError),
     _case("error_regex_not_string", TEXT, {"s": {"$regex": 5}}, QueryError),
-    _case("error_regex_options_twice", TEXT, {"s": {"$regex": Regex("a", "i"), "$options": "m"}}, QueryError),
+    _case(
+        "error_regex_options_twice",
+        TEXT,
+        {"s": {"$regex": Regex("a", "i"), "$options": "m"}},
+        QueryError,
+    ),
     _case("error_regex_invalid_pattern", TEXT, {"s": {"$regex": "(unclosed"}}, QueryError),
     _case("error_type_unknown_alias", TYPES, {"v": {"$type": "text"}}, QueryError),
     _case("error_type_unknown_code", TYPES, {"v": {"$type": 99}}, QueryError),
@@ -650,12 +714,27 @@ FILTER_CASES: list[FilterCase] = [
     _case("error_size_not_number", SIZES, {"a": {"$size": "2"}}, QueryError),
     _case("error_mod_not_array", MODS, {"q": {"$mod": 4}}, QueryError),
     _case("error_mod_one_element", MODS, {"q": {"$mod": [4]}}, QueryError),
-    _case("error_mod_three_elements", MODS, {"q": {"$mod": [4, 1, 2]}}, QueryError),
+    _case(
+        "error_mod_three_elements",
+        MODS,
+        {"q": {"$mod": [4, 1, 2]}},
+        QueryError,
+    ),
     _case("error_mod_zero_divisor", MODS, {"q": {"$mod": [0, 1]}}, QueryError),
     _case("error_mod_divisor_not_number", MODS, {"q": {"$mod": ["4", 1]}}, QueryError),
-    _case("error_mod_remainder_not_number", MODS, {"q": {"$mod": [4, "1"]}}, QueryError),
+    _case(
+        "error_mod_remainder_not_number",
+        MODS,
+        {"q": {"$mod": [4, "1"]}},
+        QueryError,
+    ),
     _case("error_mod_nan_divisor", MODS, {"q": {"$mod": [float("nan"), 1]}}, QueryError),
-    _case("error_mod_infinite_remainder", MODS, {"q": {"$mod": [4, float("inf")]}}, QueryError),
+    _case(
+        "error_mod_infinite_remainder",
+        MODS,
+        {"q": {"$mod": [4, float("inf")]}},
+        QueryError,
+    ),
     _case("error_all_not_array", ALL_INVENTORY, {"tags": {"$all": "school"}}, QueryError),
     _case(
         "error_all_elem_match_inconsistent",
@@ -673,6 +752,11 @@ FILTER_CASES: list[FilterCase] = [
     _case("error_bits_fractional_mask", BITS, {"a": {"$bitsAnySet": 1.5}}, QueryError),
     _case("error_bits_string_operand", BITS, {"a": {"$bitsAnyClear": "1"}}, QueryError),
     _case("error_text_search_unsupported", TEXT, {"$text": {"$search": "apple"}}, QueryError),
-    _case("error_geo_unsupported", TEXT, {"loc": {"$near": [0, 0]}}, QueryError),
+    _case(
+        "error_geo_unsupported",
+        TEXT,
+        {"loc": {"$near": [0, 0]}},
+        QueryError,
+    ),
     _case("error_always_true_operand", TEXT, {"$alwaysTrue": 2}, QueryError),
 ]

@@ -103,6 +103,13 @@ NESTED = [
     {"_id": 3, "size": {"h": 22.85, "uom": "cm"}},
 ]
 
+# SecantusDB (the default test server) deviates here; the Mongo backend runs the case as an
+# expected failure there.
+_SECANTUS_NULL_SORT_KEYS = (
+    "SecantusDB: ignores array elements lacking the sort field; MongoDB's sort keys count "
+    "them as null (as multikey index keys do)"
+)
+
 SORT_CASES: list[SortCase] = [
     SortCase(
         "every_type_ascending",
@@ -130,6 +137,7 @@ SORT_CASES: list[SortCase] = [
         SUBDOCUMENT_ARRAYS,
         [("a.b", 1), ("_id", 1)],
         [4, 5, 3, 1, 2],
+        mongo_xfail=_SECANTUS_NULL_SORT_KEYS,
     ),
     SortCase(
         "dotted_path_into_array_descending",
