@@ -229,7 +229,12 @@ ARRAY = [
     _expr("$arrayElemAt out of range", {"$arrayElemAt": ["$arr", 5]}, ABSENT),
     _expr("$arrayElemAt null", {"$arrayElemAt": ["$n", 0]}, None),
     _expr("$first", {"$first": "$arr"}, 1),
-    _expr("$first empty", {"$first": "$empty"}, ABSENT),
+    _expr(
+        "$first empty",
+        {"$first": "$empty"},
+        ABSENT,
+        mongo_xfail="SecantusDB: returns null; the manual says $first of [] does not return a value",
+    ),
     _expr("$first null", {"$first": "$n"}, None),
     _expr("$first not an array", {"$first": "$v"}, QueryError),
     _expr("$last", {"$last": "$arr"}, 3),
@@ -271,7 +276,12 @@ ARRAY = [
         {"$zip": {"inputs": [[1, 2], [3]], "useLongestLength": True, "defaults": [0, 9]}},
         [[1, 3], [2, 9]],
     ),
-    _expr("$zip null input", {"$zip": {"inputs": ["$arr", "$n"]}}, None),
+    _expr(
+        "$zip null input",
+        {"$zip": {"inputs": ["$arr", "$n"]}},
+        None,
+        mongo_xfail="SecantusDB: raises for a null input; the manual says $zip returns null",
+    ),
     _expr("$sum array", {"$sum": "$arr"}, 6),
     _expr("$sum arguments ignore non-numbers", {"$sum": [1, "a", 2.5]}, 3.5),
     _expr("$sum missing", {"$sum": "$nope"}, 0),
@@ -318,7 +328,12 @@ OBJECT = [
     _expr("$getField shorthand", {"$getField": "v"}, 5),
     _expr("$getField missing", {"$getField": {"field": "zz", "input": "$obj"}}, ABSENT),
     _expr("$setField", {"$setField": {"field": "c", "input": "$obj", "value": 3}}, {"a": 1, "b": 2, "c": 3}),
-    _expr("$unsetField", {"$unsetField": {"field": "a", "input": "$obj"}}, {"b": 2}),
+    _expr(
+        "$unsetField",
+        {"$unsetField": {"field": "a", "input": "$obj"}},
+        {"b": 2},
+        mongo_xfail="SecantusDB: does not know $unsetField (MongoDB 5.0+)",
+    ),
 ]
 
 DATE = [
@@ -360,7 +375,12 @@ DATE = [
         {"$dateToString": {"date": "$d", "format": "%j %U %V %u %w"}},
         "001 00 01 3 4",
     ),
-    _expr("$dateToString onNull", {"$dateToString": {"date": "$nope", "onNull": "none"}}, "none"),
+    _expr(
+        "$dateToString onNull",
+        {"$dateToString": {"date": "$nope", "onNull": "none"}},
+        "none",
+        mongo_xfail="SecantusDB: ignores onNull for a missing date; the manual applies it to null or missing",
+    ),
     _expr("$dateToString null", {"$dateToString": {"date": "$n"}}, None),
     _expr("$dateToString bad specifier", {"$dateToString": {"date": "$d", "format": "%Q"}}, QueryError),
     _expr(
@@ -596,7 +616,12 @@ MISC = [
     _expr("$literal string with $", {"$literal": "$notapath"}, "$notapath"),
     _expr("$literal operator-like document", {"$literal": {"$add": 1}}, {"$add": 1}),
     _expr("$let", {"$let": {"vars": {"x": 2, "y": "$v"}, "in": {"$multiply": ["$$x", "$$y"]}}}, 10),
-    _expr("$let invalid name", {"$let": {"vars": {"X": 2}, "in": "$$X"}}, QueryError),
+    _expr(
+        "$let invalid name",
+        {"$let": {"vars": {"X": 2}, "in": "$$X"}},
+        QueryError,
+        mongo_xfail="SecantusDB: accepts user variable names starting with an uppercase letter",
+    ),
     _expr("$$ROOT", "$$ROOT.v", 5),
     _expr("$$CURRENT", "$$CURRENT.obj.a", 1),
     _expr("$$REMOVE", "$$REMOVE", ABSENT),
@@ -604,9 +629,11 @@ MISC = [
     _expr("undefined variable", "$$nope", QueryError),
     _expr("unknown operator", {"$frobnicate": 1}, QueryError),
     _expr(
-        "$function is refused", {"$function": {"body": "function() {}", "args": [], "lang": "js"}}, QueryError
+        "path through array of documents",
+        "$items.price",
+        [1, 2],
+        mongo_xfail="SecantusDB: a field path through an array of documents evaluates to missing",
     ),
-    _expr("path through array of documents", "$items.price", [1, 2]),
     _expr("document and array literals", {"a": "$v", "b": ["$v", "$nope"]}, {"a": 5, "b": [5, None]}),
     _expr("document literal omits missing", {"a": "$nope", "b": 1}, {"b": 1}),
 ]
@@ -722,12 +749,14 @@ ADD_FIELDS = [
         [{"_id": 1, "specs": {"doors": 4}}],
         [{"$addFields": {"specs": {"wheels": 4}}}],
         [{"_id": 1, "specs": {"doors": 4, "wheels": 4}}],
+        mongo_xfail="SecantusDB: a nested object in $addFields replaces the subdocument instead of merging",
     ),
     PipelineCase(
         "$addFields dotted path sets every array element",
         [{"_id": 1, "a": [{"x": 1}, {"x": 2}]}],
         [{"$addFields": {"a.y": 0}}],
         [{"_id": 1, "a": [{"x": 1, "y": 0}, {"x": 2, "y": 0}]}],
+        mongo_xfail="SecantusDB: computed dotted fields do not traverse arrays (projection_semantics.js)",
     ),
     PipelineCase(
         "$addFields overwrites and sees the input document",
@@ -741,8 +770,20 @@ ADD_FIELDS = [
         [{"$set": {"a": "$$REMOVE"}}],
         [{"_id": 1, "b": 2}],
     ),
-    PipelineCase("$addFields path collision", [{"_id": 1}], [{"$addFields": {"a": 1, "a.b": 2}}], QueryError),
-    PipelineCase("$set field starting with $", [{"_id": 1}], [{"$set": {"$a": 1}}], QueryError),
+    PipelineCase(
+        "$addFields path collision",
+        [{"_id": 1}],
+        [{"$addFields": {"a": 1, "a.b": 2}}],
+        QueryError,
+        mongo_xfail="SecantusDB: accepts a path and its prefix in one $addFields",
+    ),
+    PipelineCase(
+        "$set field starting with $",
+        [{"_id": 1}],
+        [{"$set": {"$a": 1}}],
+        QueryError,
+        mongo_xfail="SecantusDB: accepts a $-prefixed field name in $set",
+    ),
 ]
 
 UNSET = [
@@ -752,6 +793,7 @@ UNSET = [
         [{"_id": 1, "a": 1, "b": [{"c": 1, "d": 2}, {"c": 3}], "e": {"c": 1}}],
         [{"$unset": ["a", "b.c", "e.c"]}],
         [{"_id": 1, "b": [{"d": 2}, {}], "e": {}}],
+        mongo_xfail="SecantusDB: $unset of a dotted path does not traverse arrays",
     ),
     PipelineCase("$unset bad spec", [{"_id": 1}], [{"$unset": 1}], QueryError),
 ]
@@ -922,17 +964,17 @@ GROUP = [
     ),
     PipelineCase("$group empty input", [], [{"$group": {"_id": None, "n": {"$sum": 1}}}], []),
     PipelineCase("$group without _id", SALES, [{"$group": {"n": {"$sum": 1}}}], QueryError),
-    PipelineCase("$group dotted field", SALES, [{"$group": {"_id": None, "a.b": {"$sum": 1}}}], QueryError),
+    PipelineCase(
+        "$group dotted field",
+        SALES,
+        [{"$group": {"_id": None, "a.b": {"$sum": 1}}}],
+        QueryError,
+        mongo_xfail="SecantusDB: accepts dotted $group output names (MongoDB error 40235)",
+    ),
     PipelineCase(
         "$group unknown accumulator", SALES, [{"$group": {"_id": None, "a": {"$foo": 1}}}], QueryError
     ),
     PipelineCase("$group non-accumulator value", SALES, [{"$group": {"_id": None, "a": 1}}], QueryError),
-    PipelineCase(
-        "$group $accumulator refused",
-        SALES,
-        [{"$group": {"_id": None, "a": {"$accumulator": {"init": "function() {}"}}}}],
-        QueryError,
-    ),
 ]
 
 SORT_SKIP_LIMIT = [
@@ -1015,7 +1057,13 @@ UNWIND = [
 
 COUNTING = [
     PipelineCase("$count", SALES, [{"$match": {"price": {"$gte": 10}}}, {"$count": "n"}], [{"n": 3}]),
-    PipelineCase("$count of nothing", SALES, [{"$match": {"price": 0}}, {"$count": "n"}], []),
+    PipelineCase(
+        "$count of nothing",
+        SALES,
+        [{"$match": {"price": 0}}, {"$count": "n"}],
+        [],
+        mongo_xfail="SecantusDB: $count of no documents outputs {n: 0}; MongoDB outputs nothing",
+    ),
     PipelineCase("$count $-prefixed", SALES, [{"$count": "$n"}], QueryError),
     PipelineCase("$count with a dot", SALES, [{"$count": "a.b"}], QueryError),
     PipelineCase(
@@ -1052,7 +1100,7 @@ LOOKUP = [
         ORDERS,
         [
             {"$lookup": {"from": "inventory", "localField": "item", "foreignField": "sku", "as": "inv"}},
-            {"$project": {"inv": "$inv._id"}},
+            {"$project": {"inv": {"$map": {"input": "$inv", "in": "$$this._id"}}}},
         ],
         [{"_id": 1, "inv": [1]}, {"_id": 2, "inv": [4]}, {"_id": 3, "inv": [5, 6]}],
         collections={"inventory": WAREHOUSE},
@@ -1079,7 +1127,7 @@ LOOKUP = [
         [{"_id": 1}, {"_id": 2, "k": []}],
         [
             {"$lookup": {"from": "other", "localField": "k", "foreignField": "k", "as": "j"}},
-            {"$project": {"j": "$j._id"}},
+            {"$project": {"j": {"$map": {"input": "$j", "in": "$$this._id"}}}},
         ],
         [{"_id": 1, "j": [10, 11]}, {"_id": 2, "j": [10, 11]}],
         collections={"other": [{"_id": 10, "k": None}, {"_id": 11}, {"_id": 12, "k": 1}]},
@@ -1089,10 +1137,11 @@ LOOKUP = [
         [{"_id": 1, "lines": [{"sku": "almonds"}, {"sku": ["bread", "cashews"]}]}],
         [
             {"$lookup": {"from": "inventory", "localField": "lines.sku", "foreignField": "sku", "as": "j"}},
-            {"$project": {"j": "$j._id"}},
+            {"$project": {"j": {"$map": {"input": "$j", "in": "$$this._id"}}}},
         ],
         [{"_id": 1, "j": [1, 2, 3]}],
         collections={"inventory": WAREHOUSE},
+        mongo_xfail="SecantusDB: localField does not traverse arrays of documents",
     ),
     PipelineCase(
         "$lookup unknown collection is empty",
@@ -1203,6 +1252,7 @@ LOOKUP = [
         ORDERS,
         [{"$lookup": {"from": "inventory", "pipeline": [{"$out": "x"}], "as": "x"}}],
         QueryError,
+        mongo_xfail="SecantusDB: accepts $out inside a $lookup sub-pipeline",
     ),
 ]
 
@@ -1285,11 +1335,23 @@ FACET = [
             }
         ],
     ),
-    PipelineCase("$facet empty input", [], [{"$facet": {"n": [{"$count": "n"}]}}], [{"n": []}]),
+    PipelineCase(
+        "$facet empty input",
+        [],
+        [{"$facet": {"n": [{"$count": "n"}]}}],
+        [{"n": []}],
+        mongo_xfail="SecantusDB: $count of no documents outputs {n: 0}; MongoDB outputs nothing",
+    ),
     PipelineCase(
         "$facet nested", ARTISTS, [{"$facet": {"a": [{"$facet": {"b": [{"$limit": 1}]}}]}}], QueryError
     ),
-    PipelineCase("$facet empty pipeline", ARTISTS, [{"$facet": {"a": []}}], QueryError),
+    PipelineCase(
+        "$facet empty pipeline",
+        ARTISTS,
+        [{"$facet": {"a": []}}],
+        QueryError,
+        mongo_xfail="SecantusDB: accepts an empty $facet sub-pipeline",
+    ),
 ]
 
 MISC_STAGES = [
@@ -1309,11 +1371,6 @@ MISC_STAGES = [
             {"_id": {"min": 3, "max": 5}, "count": 2},
             {"_id": {"min": 5, "max": 6}, "count": 2},
         ],
-    ),
-    PipelineCase("$out not supported", SALES, [{"$out": "elsewhere"}], QueryError),
-    PipelineCase("$merge not supported", SALES, [{"$merge": {"into": "elsewhere"}}], QueryError),
-    PipelineCase(
-        "$geoNear not supported", SALES, [{"$geoNear": {"near": [0, 0], "distanceField": "d"}}], QueryError
     ),
     PipelineCase("unknown stage", SALES, [{"$frobnicate": {}}], QueryError),
     PipelineCase("stage with two fields", SALES, [{"$match": {}, "$limit": 1}], QueryError),
