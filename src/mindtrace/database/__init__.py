@@ -21,6 +21,7 @@ from mindtrace.database.core.exceptions import (
     QueryError,
 )
 from mindtrace.database.core.fields import fields
+from mindtrace.database.core.indexes import Index
 from mindtrace.database.core.model import MindtraceModel
 
 # name -> module that defines it; imported on first access.
@@ -38,6 +39,7 @@ __all__ = [
     "DocumentNotFoundError",
     "DocumentTooLargeError",
     "DuplicateInsertError",
+    "Index",
     "LocalODMBackend",
     "MindtraceDocument",
     "MindtraceModel",

@@ -2,25 +2,37 @@
 
 An *engine document* is a plain ``dict`` of Python values that the query engine understands:
 ``"_id"`` holds the id as a 24-hex ObjectId string, Enums are replaced by their values, tuples and
-sets by lists, nested models by dicts, and field names are the model's aliases (as Beanie stores
-them). Datetimes, dates, Decimals, UUIDs, bytes and ObjectIds stay as they are; the storage codecs
-of the Local and Redis backends round-trip them exactly.
+sets by lists, nested models by dicts, URLs and paths by strings, and field names are the model's
+aliases (as Beanie stores them). Datetimes, dates, Decimals, UUIDs, bytes and ObjectIds stay as
+they are; the storage codecs of the Local and Redis backends round-trip them exactly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import ipaddress
+import pathlib
+import types
+import typing
+import uuid
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from decimal import Decimal
+from typing import Any, Final, Generic, Literal, TypeVar, Union
 
 from bson import ObjectId
 from pydantic import BaseModel, create_model
+from pydantic_core import MultiHostUrl, Url
+
+from mindtrace.database.core import typed_json
 
 __all__ = ["ModelCodec", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 ID_FIELD = "id"
+
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
 def new_id() -> str:
@@ -30,6 +42,8 @@ def new_id() -> str:
 
 def is_valid_id(value: object) -> bool:
     """True when ``value`` can name a stored document: a 24-hex string or an ObjectId."""
+    if type(value) is str:
+        return len(value) == 24 and _HEX.issuperset(value)
     if isinstance(value, ObjectId):
         return True
     return isinstance(value, str) and len(value) == 24 and ObjectId.is_valid(value)
@@ -44,16 +58,45 @@ def collection_name_for(model_cls: type[BaseModel]) -> str:
     return model_cls.__name__
 
 
+# Values the engine takes as they are (exact types: subclasses such as str-Enums are converted).
+_ENGINE_LEAVES: Final = frozenset(
+    {str, int, float, bool, type(None), dt.datetime, dt.date, Decimal, uuid.UUID, bytes, ObjectId}
+)
+# Values Pydantic's python-mode dump leaves as objects that the engine and the codecs compare and
+# store as their string form; validation turns the string back into the field's type.
+_AS_STRING: Final = (
+    Url,
+    MultiHostUrl,
+    pathlib.PurePath,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+)
+
+
 def to_engine_value(value: Any) -> Any:
-    """Replace the Python values the engine does not compare (Enum, tuple, set, models) recursively."""
-    if isinstance(value, dict):
+    """Replace the Python values the engine does not compare (Enum, tuple, set, models, URLs,
+    paths) recursively. Returns ``value`` itself when nothing needed replacing at the top."""
+    t = type(value)
+    if t in _ENGINE_LEAVES:
+        return value
+    if t is dict:
         return {k: to_engine_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if t is list:
         return [to_engine_value(v) for v in value]
     if isinstance(value, enum.Enum):
         return to_engine_value(value.value)
     if isinstance(value, BaseModel):
         return to_engine_value(value.model_dump(mode="python", by_alias=True))
+    if isinstance(value, Mapping):
+        return {k: to_engine_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_engine_value(v) for v in value]
+    if isinstance(value, _AS_STRING):
+        return str(value)
     return value
 
 
@@ -76,6 +119,57 @@ def _model_with_id(model_cls: type[BaseModel]) -> type[BaseModel]:
     return cached
 
 
+# ----------------------------------------------------------------------------- dump analysis
+# Field types whose python-mode dump already is an engine value (no Enum, tuple, set, URL...).
+_NATIVE_LEAVES: Final = (str, int, float, bool, dt.date, Decimal, uuid.UUID, bytes, ObjectId)
+
+
+def _native_annotation(annotation: Any, seen: set[type]) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _native_annotation(typing.get_args(annotation)[0], seen)
+    if origin is Union or origin is types.UnionType:
+        return all(_native_annotation(a, seen) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return all(type(v) in (str, int, bool, type(None)) for v in typing.get_args(annotation))
+    if origin is list:
+        args = typing.get_args(annotation)
+        return bool(args) and _native_annotation(args[0], seen)
+    if origin is dict:
+        args = typing.get_args(annotation)
+        return len(args) == 2 and args[0] is str and _native_annotation(args[1], seen)
+    if origin is not None:
+        return False
+    if annotation is type(None):
+        return True
+    if not isinstance(annotation, type):
+        return False
+    if issubclass(annotation, enum.Enum):
+        return False
+    if issubclass(annotation, BaseModel):
+        return _native_model(annotation, seen)
+    # Exact leaf classes only: a subclass (e.g. Beanie's Indexed str) may dump differently.
+    return annotation in _NATIVE_LEAVES or (
+        issubclass(annotation, ObjectId) and annotation.__module__.startswith(("bson", "beanie"))
+    )
+
+
+def _native_model(model_cls: type[BaseModel], seen: set[type] | None = None) -> bool:
+    """True when ``model_dump(mode="python")`` of any instance is already an engine document."""
+    seen = set() if seen is None else seen
+    if model_cls in seen:
+        return True
+    seen.add(model_cls)
+    if model_cls.model_config.get("extra") == "allow":
+        return False
+    decorators = model_cls.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return False
+    if model_cls.model_computed_fields:
+        return False
+    return all(_native_annotation(info.annotation, seen) for info in model_cls.model_fields.values())
+
+
 class ModelCodec(Generic[ModelT]):
     """Converts between one model class and engine documents; one instance per backend."""
 
@@ -89,6 +183,14 @@ class ModelCodec(Generic[ModelT]):
         field = model_cls.model_fields.get(ID_FIELD)
         # Beanie documents alias ``id`` to ``_id``; the dump must leave it out either way.
         self._id_keys = {ID_FIELD} | ({field.alias} if field is not None and field.alias else set())
+        # Whether model_dump() output needs no to_engine_value pass (see _native_model).
+        self._native = _native_model(model_cls)
+        # The key under which validation accepts the id (its alias when it has one), used to
+        # splice the id into stored JSON for model_validate_json.
+        result_field = self.result_cls.model_fields[ID_FIELD]
+        key = result_field.validation_alias if isinstance(result_field.validation_alias, str) else None
+        key = key or result_field.alias or ID_FIELD
+        self._json_id_prefix: str | None = '{"' + key + '":"' if '"' not in key and "\\" not in key else None
 
     def id_of(self, obj: BaseModel) -> str | None:
         """The id already set on ``obj`` (as a hex string), or None."""
@@ -96,16 +198,39 @@ class ModelCodec(Generic[ModelT]):
         return None if value is None else str(value)
 
     def to_document(self, obj: BaseModel, id: str) -> dict[str, Any]:
-        """The engine document for ``obj`` stored under ``id``; ``obj`` is not modified."""
+        """The engine document for ``obj`` stored under ``id`` (``_id`` first); ``obj`` is not
+        modified."""
         data = obj.model_dump(mode="python", by_alias=True)
         for key in self._id_keys:
             data.pop(key, None)
         doc: dict[str, Any] = {"_id": id}
-        doc.update(to_engine_value(data))
+        doc.update(data if self._native else to_engine_value(data))
         return doc
 
     def from_document(self, doc: Mapping[str, Any]) -> ModelT:
-        """Validate an engine document back into the model (``_id`` becomes ``id``)."""
+        """Validate an engine document back into the model (``_id`` becomes ``id``).
+
+        Validation is lax even for strict models: stored values are in their engine form (an
+        Enum's value, a list for a tuple) and must come back as the model's types.
+        Raises ``pydantic.ValidationError`` when the document does not fit the model.
+        """
         data = dict(doc)
         data[ID_FIELD] = str(data.pop("_id"))
-        return self.result_cls.model_validate(data)
+        return self.result_cls.model_validate(data, strict=False)
+
+    def from_stored_json(self, id: str, text: str | bytes) -> ModelT:
+        """Validate a document stored by a backend as typed JSON (see ``core.typed_json``,
+        without ``_id``) into the model, with ``id`` set.
+
+        When the JSON holds no type tags, Pydantic parses it directly (``model_validate_json``,
+        about twice as fast as decoding first); otherwise it is decoded exactly and validated.
+        Raises ``pydantic.ValidationError`` when the document does not fit the model.
+        """
+        raw = text if isinstance(text, str) else text.decode("utf-8")
+        prefix = self._json_id_prefix
+        if prefix is None or '"$' in raw:
+            doc: dict[str, Any] = {"_id": id}
+            doc.update(typed_json.loads(raw))
+            return self.from_document(doc)
+        spliced = prefix + id + ('",' + raw[1:] if len(raw) > 2 else '"}')
+        return self.result_cls.model_validate_json(spliced, strict=False)

@@ -1,0 +1,1 @@
+"""Building blocks of the embedded SQLite backend: connections, schema, filter pushdown."""
