@@ -149,6 +149,8 @@ def test_sample_rejects_bad_specs(spec: Any) -> None:
         ([{"$group": {"total": {"$sum": 1}}}], "$group", "_id"),
         ([{"$group": {"_id": None, "x": {"$median": "$a"}}}], "$median", "unknown group operator"),
         ([{"$out": "x"}], "$out", "not supported on this backend"),
+        ([{"$merge": {"into": "x"}}], "$merge", "not supported on this backend"),
+        ([{"$geoNear": {"near": [0, 0], "distanceField": "d"}}], "$geoNear", "not supported on this backend"),
         ([{"$search": {}}], "$search", "not supported on this backend"),
         ([{"$nope": {}}], "$nope", "unrecognized pipeline stage"),
         ([{"$project": {"r": {"$divide": [1, 0]}}}], "$divide", "can't $divide by zero"),

@@ -72,6 +72,14 @@ ARITHMETIC = [
     _expr("$add date and millis", {"$add": ["$d", 86_400_000]}, D + dt.timedelta(days=1)),
     _expr("$add two dates", {"$add": ["$d", "$d"]}, QueryError),
     _expr("$add string", {"$add": [1, "$s"]}, QueryError),
+    _expr("$add null before a string", {"$add": [None, "$s"]}, None),
+    _expr(
+        "$add string before a null",
+        {"$add": ["$s", None]},
+        QueryError,
+        mongo_xfail="SecantusDB: returns null; MongoDB checks operands left to right and stops at a null",
+    ),
+    _expr("$add doubles one by one", {"$add": [0.1, 0.2, 0.3]}, 0.6000000000000001),
     _expr("$subtract numbers", {"$subtract": [10, 4.5]}, 5.5),
     _expr(
         "$subtract dates gives millis", {"$subtract": ["$d", {"$literal": D - dt.timedelta(seconds=2)}]}, 2000
@@ -174,6 +182,7 @@ STRING = [
     _expr("$concat", {"$concat": ["$s", " ", "world"]}, "Hello world"),
     _expr("$concat null", {"$concat": ["a", "$n"]}, None),
     _expr("$concat number", {"$concat": ["a", 1]}, QueryError),
+    _expr("$concat null before a number", {"$concat": ["$n", 1]}, None),
     _expr("$substr", {"$substr": ["$s", 1, 3]}, "ell"),
     _expr("$substr null", {"$substr": ["$n", 0, 2]}, ""),
     _expr("$substrBytes multibyte", {"$substrBytes": ["héllo", 0, 3]}, "hé"),

@@ -218,22 +218,20 @@ def _compile_add(name: str, arg: Any, compiler: Compiler) -> Evaluator:
     operands = compile_operands(name, arg, compiler, 0, None)
 
     def add(doc: Any, variables: Variables) -> Any:
+        # Left to right, like MongoDB: the first null or missing operand ends with null, before
+        # later operands are type-checked; doubles add one by one, as in MongoDB 6+.
         total: Number = 0
         date: dt.datetime | None = None
-        null = False
         for ev in operands:
             value = ev(doc, variables)
             if is_nullish(value):
-                null = True
-                continue
+                return None
             if is_date(value):
                 if date is not None:
                     raise QueryError("only one date is allowed in an $add expression", operator=name)
                 date = as_utc_datetime(value)
                 continue
             total = _add(total, _require_number(name, value, "numeric or date"))
-        if null:
-            return None
         if date is not None:
             return from_epoch_millis(epoch_millis(date) + _round_millis(total), name)
         return total
@@ -278,14 +276,12 @@ def _compile_multiply(name: str, arg: Any, compiler: Compiler) -> Evaluator:
 
     def multiply(doc: Any, variables: Variables) -> Any:
         product: Number = 1
-        null = False
         for ev in operands:
             value = ev(doc, variables)
             if is_nullish(value):
-                null = True
-                continue
+                return None  # left to right, like MongoDB: later operands are not type-checked
             product = _mul(product, _require_number(name, value))
-        return None if null else product
+        return product
 
     return multiply
 

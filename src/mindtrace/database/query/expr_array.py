@@ -143,18 +143,16 @@ def _compile_concat_arrays(name: str, arg: Any, compiler: Compiler) -> Evaluator
 
     def concat_arrays(doc: Any, variables: Variables) -> Any:
         out: list[Any] = []
-        null = False
         for ev in operands:
             value = ev(doc, variables)
             if is_nullish(value):
-                null = True
-            elif isinstance(value, list):
-                out.extend(value)
-            else:
+                return None  # left to right, like MongoDB: later operands are not type-checked
+            if not isinstance(value, list):
                 raise QueryError(
                     f"$concatArrays only supports arrays, not {bson_type_name(value)}", operator=name
                 )
-        return None if null else out
+            out.extend(value)
+        return out
 
     return concat_arrays
 

@@ -88,16 +88,14 @@ def _compile_concat(name: str, arg: Any, compiler: Compiler) -> Evaluator:
 
     def concat(doc: Any, variables: Variables) -> Any:
         parts = []
-        null = False
         for ev in operands:
             value = ev(doc, variables)
             if is_nullish(value):
-                null = True
-            elif isinstance(value, str):
-                parts.append(value)
-            else:
+                return None  # left to right, like MongoDB: later operands are not type-checked
+            if not isinstance(value, str):
                 raise QueryError(f"$concat only supports strings, not {bson_type_name(value)}", operator=name)
-        return None if null else "".join(parts)
+            parts.append(value)
+        return "".join(parts)
 
     return concat
 
