@@ -1,0 +1,186 @@
+"""Translation of PyMongo errors into the package's exception hierarchy, exactly and nothing more.
+
+Only these are renamed (always chained with ``raise ... from``):
+
+* duplicate-key errors (codes 11000, 11001, 12582; ``DuplicateKeyError``; ``BulkWriteError`` whose
+  write errors all carry those codes) -> ``DuplicateInsertError`` with ``field``/``value`` taken from
+  the server's ``keyValue``;
+* other server-side failures (``OperationFailure``) -> ``QueryError`` with the server's message
+  and ``code``, except the server's own "document too large" codes;
+* documents over the size limit (``DocumentTooLarge``, server codes 10334/17419/17420)
+  -> ``DocumentTooLargeError``;
+* connection failures (``ConnectionFailure`` and its subclasses ``AutoReconnect``,
+  ``ServerSelectionTimeoutError``, ``NetworkTimeout``...) -> ``ConnectionFailedError`` naming the
+  URL with its password hidden.
+
+Everything else (``InvalidDocument`` for unencodable values, ``ConfigurationError`` for a bad URL,
+programming errors) propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    OperationFailure,
+)
+
+from mindtrace.database.backends.mongo.urls import redact_url
+from mindtrace.database.core.exceptions import (
+    ConnectionFailedError,
+    DocumentTooLargeError,
+    DuplicateInsertError,
+    QueryError,
+)
+
+__all__ = ["DUPLICATE_KEY_CODES", "MongoErrorContext", "bulk_insert_error"]
+
+DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
+# BSONObjectTooLarge, and the "resulting document after update is larger than ..." codes.
+_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+_OPERATOR = re.compile(r"\$[A-Za-z][A-Za-z0-9]*")
+
+
+class MongoErrorContext:
+    """Knows the collection and URL of one backend, to word the translated errors.
+
+    Use ``with ctx.translate("find"):`` around driver calls, in sync and async code alike.
+    """
+
+    __slots__ = ("collection", "url")
+
+    def __init__(self, collection: str, url: str) -> None:
+        self.collection = collection
+        self.url = redact_url(url)
+
+    @contextmanager
+    def translate(self, operation: str) -> Iterator[None]:
+        """Re-raise PyMongo errors raised inside the block as the package's errors (see module doc)."""
+        try:
+            yield
+        except BulkWriteError as e:
+            self.raise_bulk(e, operation)
+        except OperationFailure as e:
+            self.raise_operation_failure(e, operation)
+        except DocumentTooLarge as e:
+            raise self.too_large(str(e)) from e
+        except ConnectionFailure as e:
+            raise ConnectionFailedError(
+                f"cannot reach MongoDB at {self.url} during {operation} on collection "
+                f"{self.collection!r}: {e}. Check that the server is running and the URL is right; "
+                "the backend reconnects on the next call.",
+                url=self.url,
+            ) from e
+
+    def too_large(self, detail: str) -> DocumentTooLargeError:
+        return DocumentTooLargeError(
+            f"document too large for collection {self.collection!r}: {detail}. MongoDB stores at most "
+            "16 MiB per document; split it or keep large blobs outside the document."
+        )
+
+    def raise_operation_failure(self, e: OperationFailure, operation: str) -> NoReturn:
+        details: Mapping[str, Any] = e.details or {}
+        if e.code in DUPLICATE_KEY_CODES:
+            raise self.duplicate(details, str(details.get("errmsg", e))) from e
+        if e.code in _TOO_LARGE_CODES:
+            raise self.too_large(str(details.get("errmsg", e))) from e
+        message = str(details.get("errmsg") or e)
+        found = _OPERATOR.search(message)
+        raise QueryError(
+            f"MongoDB rejected {operation} on collection {self.collection!r}: {message} "
+            f"(code {e.code}{', ' + str(details['codeName']) if details.get('codeName') else ''}). "
+            "Fix the filter, update or pipeline.",
+            operator=found.group(0) if found else None,
+            code=e.code,
+        ) from e
+
+    def raise_bulk(self, e: BulkWriteError, operation: str, ids: Sequence[str] | None = None) -> NoReturn:
+        """Translate a bulk write failure; with ``ids`` (the input ids, in order) report who was stored."""
+        write_errors: list[Mapping[str, Any]] = list(e.details.get("writeErrors") or [])
+        codes = {err.get("code") for err in write_errors}
+        if write_errors and codes <= DUPLICATE_KEY_CODES:
+            raise bulk_insert_error(self, write_errors, ids) from e
+        # A mix (or write-concern errors): report the first non-duplicate problem as the server did.
+        first = next((err for err in write_errors if err.get("code") not in DUPLICATE_KEY_CODES), None)
+        if first is None:
+            concern = (e.details.get("writeConcernErrors") or [{}])[0]
+            first = concern
+        code = first.get("code")
+        message = str(first.get("errmsg") or e)
+        if code in _TOO_LARGE_CODES:
+            raise self.too_large(message) from e
+        found = _OPERATOR.search(message)
+        raise QueryError(
+            f"MongoDB rejected {operation} on collection {self.collection!r}: {message} (code {code}). "
+            "Fix the documents or update.",
+            operator=found.group(0) if found else None,
+            code=code,
+        ) from e
+
+    def duplicate(
+        self,
+        details: Mapping[str, Any],
+        errmsg: str,
+        *,
+        inserted_ids: list[str] | None = None,
+        failed: list[int] | None = None,
+    ) -> DuplicateInsertError:
+        """A ``DuplicateInsertError`` naming the unique field and value from the server's ``keyValue``."""
+        field, value = _key_of(details)
+        if field == "_id":
+            what = f"a document with id {value!r} already exists"
+        elif field is not None:
+            what = f"value {value!r} of unique field {field!r} is already taken"
+        else:
+            what = f"a unique constraint was violated ({errmsg})"
+        extra = ""
+        if failed:
+            extra = (
+                f"; {len(failed)} document(s) at input position(s) {failed[:10]}"
+                f"{'...' if len(failed) > 10 else ''} were not stored, {len(inserted_ids or [])} were"
+            )
+        return DuplicateInsertError(
+            f"duplicate key in collection {self.collection!r}: {what}{extra}. "
+            "Use a different value, or update the existing document instead.",
+            collection=self.collection,
+            field=field,
+            value=value,
+            inserted_ids=inserted_ids,
+            failed=failed,
+        )
+
+
+def _key_of(details: Mapping[str, Any]) -> tuple[str | None, Any]:
+    key_value = details.get("keyValue")
+    if not isinstance(key_value, Mapping) or not key_value:
+        return None, None
+    if len(key_value) == 1:
+        ((field, value),) = key_value.items()
+    else:  # compound unique index: name all its fields, report the values as a dict
+        field, value = ", ".join(key_value), dict(key_value)
+    if field == "_id" and value is not None:
+        value = str(value)
+    return field, value
+
+
+def bulk_insert_error(
+    ctx: MongoErrorContext, write_errors: Sequence[Mapping[str, Any]], ids: Sequence[str] | None
+) -> DuplicateInsertError:
+    """The error for an unordered bulk insert whose failures are all duplicate keys.
+
+    ``failed`` lists the input positions the server rejected; with ``ids`` given, ``inserted_ids``
+    lists every other input id (an unordered insert attempts every document).
+    """
+    failed = sorted({int(err["index"]) for err in write_errors})
+    inserted: list[str] | None = None
+    if ids is not None:
+        rejected = set(failed)
+        inserted = [id for i, id in enumerate(ids) if i not in rejected]
+    first = write_errors[0]
+    return ctx.duplicate(first, str(first.get("errmsg", "")), inserted_ids=inserted, failed=failed)

@@ -1,0 +1,3 @@
+"""Suite-wide fixtures: the package's own pytest plugin (throwaway servers, ready backends)."""
+
+pytest_plugins = ["mindtrace.database.testing.plugin"]
