@@ -1,0 +1,295 @@
+"""The two thin I/O shells of the Redis backend: ``redis.Redis`` (sync) and ``redis.asyncio`` (async).
+
+Each shell runs the sans-I/O operations of ``operations.py``: it sends every step as one
+command or one non-transactional pipeline and hands the replies back. Scripts go out as
+EVALSHA; on NOSCRIPT (a new or restarted server) the shell loads every script and re-sends only
+the calls that were refused, so nothing runs twice. Driver errors are translated here:
+connection and timeout errors become ``ConnectionFailedError`` naming the URL with its password
+hidden; redis-py reconnects by itself on the next call, so the same backend keeps working once
+the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mindtrace.database.backends.redis.operations import Emit, Op, Request, ScriptCall
+from mindtrace.database.backends.redis.scripts import Scripts
+from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
+
+__all__ = ["AsyncShell", "SyncShell", "redact_url"]
+
+T = TypeVar("T")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``redis://:***@host:6379/0``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _command(request: Request) -> tuple[Any, ...]:
+    if isinstance(request, ScriptCall):
+        return ("EVALSHA", request.script.sha, len(request.keys), *request.keys, *request.args)
+    return request
+
+
+class _Translator:
+    """Turns redis-py exceptions into the package's, with the URL and collection named."""
+
+    def __init__(self, url: str, collection: str) -> None:
+        self.url = redact_url(url)
+        self.collection = collection
+
+    def fail(self, error: Exception) -> NoReturn:
+        if isinstance(error, RedisConnectionError | RedisTimeoutError):
+            raise ConnectionFailedError(
+                f"cannot reach Redis at {self.url} (collection {self.collection!r}): {error}; "
+                "check that the server is running and the URL is right — the backend reconnects "
+                "on the next call",
+                url=self.url,
+            ) from error
+        raise DatabaseError(
+            f"Redis at {self.url} refused a command for collection {self.collection!r}: {error}"
+        ) from error
+
+
+class SyncShell:
+    """Runs operations with a lazily created ``redis.Redis`` (or ``RedisCluster``) client."""
+
+    def __init__(
+        self, url: str, scripts: Scripts, collection: str, *, cluster: bool, options: Mapping[str, Any]
+    ) -> None:
+        self.url = url
+        self.scripts = scripts
+        self.cluster = cluster
+        self.options = dict(options)
+        self.errors = _Translator(url, collection)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (created on first use; connections open lazily)."""
+        if self._client is None:
+            try:
+                if self.cluster:
+                    self._client = redis.cluster.RedisCluster.from_url(self.url, **self.options)
+                else:
+                    self._client = redis.Redis.from_url(self.url, **self.options)
+            except RedisError as e:
+                self.errors.fail(e)
+        return self._client
+
+    def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (on every primary of a cluster)."""
+        try:
+            for script in self.scripts.all():
+                self.client.script_load(script.source)
+        except RedisError as e:
+            self.errors.fail(e)
+
+    def execute(self, step: list[Request]) -> list[Any]:
+        """Send ``step`` in one round trip; returns the replies in order."""
+        try:
+            return self._execute(step)
+        except RedisError as e:
+            self.errors.fail(e)
+
+    def _execute(self, step: list[Request]) -> list[Any]:
+        client = self.client
+        if len(step) == 1:
+            try:
+                return [client.execute_command(*_command(step[0]))]
+            except NoScriptError:
+                self.load_scripts()
+                return [client.execute_command(*_command(step[0]))]
+        pipe = client.pipeline(transaction=False)
+        for request in step:
+            pipe.execute_command(*_command(request))
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        refused = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if refused:
+            self.load_scripts()
+            for i in refused:
+                replies[i] = client.execute_command(*_command(step[i]))
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def run(self, op: Op[T]) -> T:
+        """Drive a sans-I/O operation to its result."""
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                if isinstance(step, Emit):
+                    reply = None
+                    continue
+                reply = self.execute(step)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def stream(self, op: Op[None]) -> Iterator[dict[str, Any]]:
+        """Drive a streaming operation, yielding the documents it emits."""
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                if isinstance(step, Emit):
+                    reply = None
+                    yield from step.docs
+                else:
+                    reply = self.execute(step)
+        except StopIteration:
+            return
+        finally:
+            op.close()
+
+    def get(self, key: str) -> bytes | None:
+        """GET one key (the point-read fast path: no script, no pipeline)."""
+        try:
+            value: bytes | None = self.client.get(key)
+        except RedisError as e:
+            self.errors.fail(e)
+        return value
+
+    def close(self) -> None:
+        """Close the client's connections; a later call would open new ones."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+class AsyncShell:
+    """Runs operations with a ``redis.asyncio`` client, one per event loop.
+
+    redis.asyncio connections belong to the loop that opened them; when the backend is used from
+    another loop (e.g. a new ``asyncio.run``), a fresh client is made for it.
+    """
+
+    def __init__(
+        self, url: str, scripts: Scripts, collection: str, *, cluster: bool, options: Mapping[str, Any]
+    ) -> None:
+        self.url = url
+        self.scripts = scripts
+        self.cluster = cluster
+        self.options = dict(options)
+        self.errors = _Translator(url, collection)
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> Any:
+        """The client of the running loop (created on first use in that loop)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            try:
+                if self.cluster:
+                    self._client = redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
+                else:
+                    self._client = redis.asyncio.Redis.from_url(self.url, **self.options)
+            except RedisError as e:
+                self.errors.fail(e)
+            self._loop = loop
+        return self._client
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (on every primary of a cluster)."""
+        try:
+            for script in self.scripts.all():
+                await self.client.script_load(script.source)
+        except RedisError as e:
+            self.errors.fail(e)
+
+    async def execute(self, step: list[Request]) -> list[Any]:
+        """Send ``step`` in one round trip; returns the replies in order."""
+        try:
+            return await self._execute(step)
+        except RedisError as e:
+            self.errors.fail(e)
+
+    async def _execute(self, step: list[Request]) -> list[Any]:
+        client = self.client
+        if len(step) == 1:
+            try:
+                return [await client.execute_command(*_command(step[0]))]
+            except NoScriptError:
+                await self.load_scripts()
+                return [await client.execute_command(*_command(step[0]))]
+        pipe = client.pipeline(transaction=False)
+        for request in step:
+            pipe.execute_command(*_command(request))
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        refused = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if refused:
+            await self.load_scripts()
+            for i in refused:
+                replies[i] = await client.execute_command(*_command(step[i]))
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def run(self, op: Op[T]) -> T:
+        """Drive a sans-I/O operation to its result."""
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                if isinstance(step, Emit):
+                    reply = None
+                    continue
+                reply = await self.execute(step)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def stream(self, op: Op[None]) -> AsyncIterator[dict[str, Any]]:
+        """Drive a streaming operation, yielding the documents it emits."""
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                if isinstance(step, Emit):
+                    reply = None
+                    for doc in step.docs:
+                        yield doc
+                else:
+                    reply = await self.execute(step)
+        except StopIteration:
+            return
+        finally:
+            op.close()
+
+    async def get(self, key: str) -> bytes | None:
+        """GET one key (the point-read fast path)."""
+        try:
+            value: bytes | None = await self.client.get(key)
+        except RedisError as e:
+            self.errors.fail(e)
+        return value
+
+    async def close(self) -> None:
+        """Close the client of the running loop; clients of other loops are dropped."""
+        client, self._client = self._client, None
+        loop, self._loop = self._loop, None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()

@@ -1,0 +1,142 @@
+"""Pushdown never changes an answer: indexed queries equal the engine's verdict on every document.
+
+Values are chosen where a lossy or careless encoding would go wrong: integers beyond 2**53,
+-0.0, NaN, infinities, Decimals, strings containing NUL or sharing a 300-character prefix,
+equal instants in different time zones, arrays (multikey), sub-documents, null and missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from mindtrace.database import QueryError
+from mindtrace.database.backends.redis.planner import IdsPlan, IndexPlan, ScanPlan, SortPlan, plan_query
+from mindtrace.database.core.backend import FindQuery
+from mindtrace.database.query import matches, sort_documents
+from tests.backends.redis.models import Anything
+
+LONG = "x" * 300
+UTC = dt.UTC
+PLUS2 = dt.timezone(dt.timedelta(hours=2))
+
+SCALARS: list[Any] = [
+    0, 1, -1, 2**53, 2**53 + 1, 2**63 - 1, -(2**63), 0.5, -0.0, 1.0, float("nan"), float("inf"),
+    float("-inf"), 1e300, Decimal("1"), Decimal("0.1"), Decimal("-7.25"),
+    "", "a", "a\x00", "a\x00b", "ab", "b", "é", "\uffff", LONG + "a", LONG + "b", LONG,
+    True, False,
+    dt.datetime(2024, 1, 1, 12, tzinfo=UTC), dt.datetime(2024, 1, 1, 14, tzinfo=PLUS2),
+    dt.datetime(2024, 1, 1, 12, 0, 0, 1), dt.datetime(1960, 5, 5), dt.date(2024, 1, 1),
+    b"", b"\x00", b"a", b"ab", ObjectId("65f0c3aa0000000000000000"), ObjectId("65f0c3ab0000000000000000"),
+    uuid.UUID(int=5), None,
+]  # fmt: skip
+COMPLEX: list[Any] = [[1, "a"], [], [[1]], [None], {"a": 1}, [2**53 + 1, LONG + "a"], [{"a": 1}, 3]]
+
+
+def _load(make_backend: Any, values: list[Any]) -> tuple[Any, list[dict[str, Any]]]:
+    backend = make_backend(Anything)
+    stored = backend.insert_many_sync([Anything(v=v, w=i) for i, v in enumerate(values)])
+    # A few documents without the indexed field at all.
+    backend.update_many_sync({"w": {"$in": [0, 5]}}, {"$unset": {"v": ""}})
+    docs = backend._sync.run(backend._collection.find(_everything()))
+    assert [d["_id"] for d in docs] == [s.id for s in stored]
+    return backend, docs
+
+
+def _everything() -> FindQuery:
+    return FindQuery(filter={})
+
+
+def _queries(probes: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for x in probes:
+        out += [{"v": x}, {"v": {"$eq": x}}]
+        out += [{"v": {op: x}} for op in ("$gt", "$gte", "$lt", "$lte")]
+    for x, y in itertools.islice(itertools.combinations(probes, 2), 0, None, 7):
+        out += [{"v": {"$in": [x, y]}}, {"v": {"$gte": x, "$lt": y}}, {"v": {"$gt": x, "$lte": y}}]
+        out.append({"$and": [{"v": {"$gt": x}}, {"w": {"$lt": 20}}]})
+    return out
+
+
+def _check(backend: Any, docs: list[dict[str, Any]], filter: dict[str, Any]) -> None:
+    try:
+        expected = [d["_id"] for d in docs if matches(filter, d)]
+    except QueryError:
+        with pytest.raises(QueryError):
+            backend.find_sync(filter)
+        return
+    found = [d.id for d in backend.find_sync(filter)]
+    assert found == expected, filter
+    assert backend.count_sync(filter) == len(expected), filter
+
+
+def test_indexed_queries_equal_engine_on_scalars_and_complex_values(make_backend: Any) -> None:
+    backend, docs = _load(make_backend, SCALARS + COMPLEX)
+    queries = _queries(SCALARS)
+    assert any(isinstance(plan_query(q, backend._collection.indexes), IndexPlan) for q in queries)
+    for query in queries:
+        _check(backend, docs, query)
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_sort_pushdown_with_limit_equals_engine(make_backend: Any, direction: int) -> None:
+    # Duplicates make ties: ties must come out in insertion order, as without pushdown.
+    values = [v for v in SCALARS if not (isinstance(v, float) and v != v)] * 2
+    backend, docs = _load(make_backend, values)
+    plan = plan_query({}, backend._collection.indexes, sort=[("v", direction)], needed=5)
+    assert isinstance(plan, SortPlan)
+    ordered = sort_documents(docs, [("v", direction)])
+    for skip, limit in [(0, 1), (0, 5), (3, 4), (10, 30), (0, 200)]:
+        found = backend.find_sync({}, sort=("v", direction), skip=skip, limit=limit)
+        assert [d.id for d in found] == [d["_id"] for d in ordered[skip : skip + limit]]
+    found = backend.find_sync({"v": {"$gte": 1}}, sort=("v", direction), limit=3)
+    expected = sort_documents([d for d in docs if matches({"v": {"$gte": 1}}, d)], [("v", direction)])[:3]
+    assert [d.id for d in found] == [d["_id"] for d in expected]
+
+
+def test_sort_pushdown_falls_back_when_index_holds_arrays(make_backend: Any) -> None:
+    backend, docs = _load(make_backend, [3, [1, 9], 2, {"a": 1}, None, [5]])
+    found = backend.find_sync({}, sort=[("v", 1)], limit=3)
+    assert [d.id for d in found] == [d["_id"] for d in sort_documents(docs, [("v", 1)])[:3]]
+    found = backend.find_sync({}, sort=[("v", -1)], limit=3)
+    assert [d.id for d in found] == [d["_id"] for d in sort_documents(docs, [("v", -1)])[:3]]
+
+
+def test_id_queries_read_only_those_documents(make_backend: Any) -> None:
+    backend, docs = _load(make_backend, [1, 2, 3])
+    ids = [d["_id"] for d in docs]
+    assert isinstance(plan_query({"_id": ids[1]}, ()), IdsPlan)
+    assert [d.id for d in backend.find_sync({"_id": ids[1]})] == [ids[1]]
+    assert [d.id for d in backend.find_sync({"_id": {"$in": [ids[2], "nope", ids[0], 7]}})] == [
+        ids[0],
+        ids[2],
+    ]
+    assert backend.find_sync({"_id": "not-an-id"}) == []
+    assert [
+        d.id for d in backend.find_sync({"_id": ObjectId(ids[0])})
+    ] == []  # a string _id is not an ObjectId
+
+
+def test_unpushable_conditions_scan(make_backend: Any) -> None:
+    backend, docs = _load(make_backend, ["a", "b", 3])
+    for query in ({"v": {"$ne": "a"}}, {"$or": [{"v": "a"}, {"v": 3}]}, {"v": {"$regex": "^a"}}, {"w": 1}):
+        assert isinstance(plan_query(query, backend._collection.indexes), ScanPlan)
+        _check(backend, docs, query)
+
+
+def test_unknown_operator_is_a_query_error_not_everything(make_backend: Any) -> None:
+    backend, _ = _load(make_backend, [1, 2])
+    for query in ({"v": {"$bogus": 1}}, {"$where": "1"}, {"v": {"$gt": 1, "$frob": 2}}):
+        with pytest.raises(QueryError):
+            backend.find_sync(query)
+        with pytest.raises(QueryError):
+            backend.count_sync(query)
+        with pytest.raises(QueryError):
+            backend.delete_many_sync(query)
+    assert backend.count_sync() == 2
