@@ -1,0 +1,79 @@
+"""The backends the conformance suite runs on: one factory and one set of capability flags each.
+
+To put a new backend under the suite, add one ``BackendFactory`` to ``BACKENDS``. Its ``database``
+context manager prepares one throwaway database per test (a temp file, a key prefix on a test
+server, a fresh MongoDB database name...) and yields a *location*; ``open`` builds an unopened
+backend for a model class at that location (the suite initialises and closes it). Behaviour a
+backend cannot offer is described by ``Capabilities``; tests skip on those flags, never on names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from mindtrace.database.backends.local_odm_backend import LocalODMBackend
+from mindtrace.database.core.backend import MindtraceODMBackend
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the contract every backend must meet."""
+
+    # Two backends opened on the same location see the same data (needed for $lookup between
+    # collections and for two backends on one model).
+    shared_database: bool = True
+    # The data is still there after every backend on the location is closed and a new one opened.
+    persistent: bool = True
+    # Beanie's ``Indexed(unique=True)`` annotation on a plain Pydantic model is enforced.
+    beanie_indexed: bool = True
+    # An aware datetime comes back with its original UTC offset (otherwise: same instant, in UTC).
+    keeps_utc_offset: bool = True
+
+
+@dataclass(frozen=True)
+class BackendFactory:
+    """How to get a fresh database and backends on it for one backend kind."""
+
+    name: str
+    database: Callable[[pytest.FixtureRequest], AbstractContextManager[Any]]
+    open: Callable[[Any, type[BaseModel]], MindtraceODMBackend[Any]]
+    caps: Capabilities = field(default_factory=Capabilities)
+
+
+# ----------------------------------------------------------------------------- Local (SQLite)
+
+
+@contextmanager
+def _local_memory(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield ":memory:"
+
+
+@contextmanager
+def _local_file(request: pytest.FixtureRequest) -> Iterator[Path]:
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield tmp_path / "conformance.db"
+
+
+def _open_local(location: Any, model_cls: type[BaseModel]) -> MindtraceODMBackend[Any]:
+    return LocalODMBackend(model_cls, path=location)
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    factory.name: factory
+    for factory in [
+        BackendFactory(
+            "local-memory",
+            _local_memory,
+            _open_local,
+            Capabilities(shared_database=False, persistent=False),
+        ),
+        BackendFactory("local-file", _local_file, _open_local),
+    ]
+}
