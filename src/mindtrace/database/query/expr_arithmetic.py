@@ -451,7 +451,7 @@ def _positive_log(
     name: str, fn: Callable[[float], float], dec: Callable[[Decimal], Decimal]
 ) -> Callable[[Number], Number]:
     def log(x: Number) -> Number:
-        if not x > 0:
+        if not x > 0 and x == x:  # noqa: PLR0124 - NaN passes through, as in MongoDB
             raise QueryError(f"{name}'s argument must be a positive number, but is {x}", operator=name)
         if isinstance(x, Decimal):
             return dec(x)
@@ -468,9 +468,9 @@ def _compile_log(name: str, arg: Any, compiler: Compiler) -> Evaluator:
         if pair is None:
             return None
         x, base = pair
-        if not x > 0:
+        if not x > 0 and x == x:  # noqa: PLR0124 - NaN passes through, as in MongoDB
             raise QueryError(f"$log's argument must be a positive number, but is {x}", operator=name)
-        if not base > 0 or base == 1:
+        if (not base > 0 or base == 1) and base == base:  # noqa: PLR0124
             raise QueryError(
                 f"$log's base must be a positive number not equal to 1, but is {base}", operator=name
             )

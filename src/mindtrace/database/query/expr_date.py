@@ -247,7 +247,7 @@ def _format_date(name: str, instant: dt.datetime, fmt: str, tz: dt.tzinfo | None
             sign = "-" if minutes < 0 else "+"
             out.append(f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}")
         elif spec == "Z":
-            out.append(f"{_utc_offset_minutes(instant, tz):+d}")
+            out.append(str(_utc_offset_minutes(instant, tz)))  # no "+" sign, as MongoDB prints it
         elif spec == "b":
             out.append(_MONTH_ABBR[local.month - 1])
         elif spec == "B":
@@ -587,23 +587,27 @@ def _add_months(local: dt.datetime, months: int) -> dt.datetime:
 _MONTHS_PER_UNIT: Final = {"year": 12, "quarter": 3, "month": 1}
 
 
-def _trunc(local: dt.datetime, unit: str, bin_size: int, week_start: int) -> dt.datetime:
+def _trunc_calendar(local: dt.datetime, unit: str, bin_size: int, week_start: int) -> dt.datetime:
+    """Lower bound (wall-clock) of the day/week/month/quarter/year bin ``local`` falls in."""
     if unit in _MONTHS_PER_UNIT:
         months = (local.year - 2000) * 12 + local.month - 1
         span = _MONTHS_PER_UNIT[unit] * bin_size
         year, month0 = divmod(2000 * 12 + months // span * span, 12)
         return dt.datetime(year, month0 + 1, 1)
-    if unit in ("week", "day"):
-        reference = _REFERENCE.date()
-        if unit == "week":
-            reference += dt.timedelta(days=(week_start - reference.weekday()) % 7)
-        span_days = bin_size * (7 if unit == "week" else 1)
-        days = (local.date() - reference).days // span_days * span_days
-        return dt.datetime.combine(reference + dt.timedelta(days=days), dt.time())
-    span_ms = _FIXED_MILLIS[unit] * bin_size
-    elapsed = local - _REFERENCE
-    millis = (elapsed.days * 86_400 + elapsed.seconds) * 1000 + elapsed.microseconds // 1000
-    return _REFERENCE + dt.timedelta(milliseconds=millis // span_ms * span_ms)
+    reference = _REFERENCE.date()
+    if unit == "week":
+        reference += dt.timedelta(days=(week_start - reference.weekday()) % 7)
+    span_days = bin_size * (7 if unit == "week" else 1)
+    days = (local.date() - reference).days // span_days * span_days
+    return dt.datetime.combine(reference + dt.timedelta(days=days), dt.time())
+
+
+def _reference_millis(tz: dt.tzinfo | None) -> int:
+    # 2000-01-01T00:00 in the zone, located with the zone's offset at 2000-01-01T00:00Z (as
+    # MongoDB does); sub-day bins are counted from it on the UTC timeline.
+    reference = _REFERENCE.replace(tzinfo=dt.UTC)
+    offset = reference.astimezone(tz).utcoffset() if tz is not None else None
+    return epoch_millis(reference) - (int(offset.total_seconds() * 1000) if offset else 0)
 
 
 def _compile_date_trunc(name: str, arg: Any, compiler: Compiler) -> Evaluator:
@@ -634,8 +638,13 @@ def _compile_date_trunc(name: str, arg: Any, compiler: Compiler) -> Evaluator:
             if is_nullish(week_value):
                 return None
             week_start = _start_of_week(name, week_value)
-        local = _local(to_date(name, value), _zone(tz))
-        return _instant(_trunc(local, unit, bin_size, week_start), _zone(tz), name)
+        instant = to_date(name, value)
+        if unit in _FIXED_MILLIS and unit not in ("week", "day"):
+            span = _FIXED_MILLIS[unit] * bin_size
+            millis = epoch_millis(instant)
+            return from_epoch_millis(millis - (millis - _reference_millis(_zone(tz))) % span, name)
+        local = _local(instant, _zone(tz))
+        return _instant(_trunc_calendar(local, unit, bin_size, week_start), _zone(tz), name)
 
     return date_trunc
 
@@ -688,10 +697,17 @@ def _compile_date_diff(name: str, arg: Any, compiler: Compiler) -> Evaluator:
             return None
         unit = _unit(name, unit_value)
         a, b = to_date(name, start), to_date(name, end)
-        if unit not in _MONTHS_PER_UNIT and unit not in ("week", "day"):
+        if unit in ("millisecond", "second", "minute"):
+            # Zone offsets are whole minutes: these boundaries are the same in UTC and locally.
             span = _FIXED_MILLIS[unit]
             return epoch_millis(b) // span - epoch_millis(a) // span
         la, lb = _local(a, _zone(tz)), _local(b, _zone(tz))
+        if unit == "hour":
+            # Local hour boundaries (e.g. half past the hour in UTC+05:30), corrected for an offset
+            # change between the two dates (DST) by whole hours toward zero, as MongoDB does.
+            change = _utc_offset_minutes(a, _zone(tz)) - _utc_offset_minutes(b, _zone(tz))
+            correction = int(change / 60)
+            return (lb.date() - la.date()).days * 24 + lb.hour - la.hour + correction
         if unit in _MONTHS_PER_UNIT:
             span = _MONTHS_PER_UNIT[unit]
             return (lb.year * 12 + lb.month - 1) // span - (la.year * 12 + la.month - 1) // span
