@@ -62,6 +62,27 @@ async def test_async_on_cluster(cluster: RedisClusterServer, prefix: str) -> Non
     await people.close()
 
 
+def test_aggregation_on_cluster(cluster: RedisClusterServer, prefix: str) -> None:
+    people = RedisODMBackend(Person, cluster.url, key_prefix=prefix, cluster=True)
+    batch = [Person(name=f"p{i}", age=i, email=f"{i}@x", tags=[f"t{i % 3}"]) for i in range(30)]
+    people.insert_many_sync(batch)
+    result = people.aggregate_sync(
+        [
+            {"$match": {"age": {"$gte": 10}}},
+            {"$unwind": "$tags"},
+            {"$group": {"_id": "$tags", "n": {"$sum": 1}, "oldest": {"$max": "$age"}}},
+            {"$sort": {"_id": 1}},
+        ]
+    )
+    groups: dict[str, list[int]] = {}
+    for p in batch:
+        if p.age >= 10:
+            for tag in p.tags:
+                groups.setdefault(tag, []).append(p.age)
+    assert result == [{"_id": t, "n": len(ages), "oldest": max(ages)} for t, ages in sorted(groups.items())]
+    people.close_sync()
+
+
 def test_unique_race_on_cluster(cluster: RedisClusterServer, prefix: str) -> None:
     run_unique_race(cluster.url, prefix, cluster=True)
 

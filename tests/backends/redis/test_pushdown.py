@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pydantic import BaseModel
 
 from mindtrace.database import QueryError
 from mindtrace.database.backends.redis.planner import IdsPlan, IndexPlan, ScanPlan, SortPlan, plan_query
@@ -140,3 +141,24 @@ def test_unknown_operator_is_a_query_error_not_everything(make_backend: Any) -> 
         with pytest.raises(QueryError):
             backend.delete_many_sync(query)
     assert backend.count_sync() == 2
+
+
+def test_aggregate_pushes_leading_match_and_reads_lookup_collections(make_backend: Any) -> None:
+    class Order(BaseModel):
+        user: str
+        total: int
+
+        class Settings:
+            name = "orders"
+
+    backend, docs = _load(make_backend, [1, 2, 3, "x"])
+    orders = make_backend(Order)
+    orders.insert_many_sync([Order(user="a", total=5), Order(user="b", total=7)])
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"v": {"$gte": 2}}},
+        {"$lookup": {"from": "orders", "pipeline": [{"$match": {"total": {"$gt": 6}}}], "as": "big"}},
+        {"$project": {"_id": 0, "v": 1, "n": {"$size": "$big"}}},
+    ]
+    assert backend.aggregate_sync(pipeline) == [{"v": 2, "n": 1}, {"v": 3, "n": 1}]
+    with pytest.raises(QueryError):
+        backend.aggregate_sync([{"$match": {"v": 1}}, {"$frobnicate": {}}])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-
 from mindtrace.database.backends.redis.keys import KeySpace, escape_name
 from mindtrace.database.core import typed_json
 from tests.backends.redis.conftest import tag_keys
@@ -48,6 +47,8 @@ def test_reads_never_use_keys_or_scan(make_backend: Any, raw: redis.Redis) -> No
     people.find_sync({"name": {"$regex": "^p1"}})
     people.update_many_sync({"age": {"$lt": 5}}, {"$inc": {"age": 1}})
     people.delete_many_sync({"tags": "t2"})
+    people.aggregate_sync([{"$match": {"age": {"$gt": 2}}}, {"$group": {"_id": None, "n": {"$sum": 1}}}])
+    people.aggregate_sync([{"$lookup": {"from": "other", "localField": "a", "foreignField": "b", "as": "c"}}])
     list(people.iterate_sync(batch_size=7))
     stats = raw.info("commandstats")
     used = {name.removeprefix("cmdstat_") for name in stats}

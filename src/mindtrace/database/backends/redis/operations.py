@@ -44,7 +44,8 @@ from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, UpdateResult
 from mindtrace.database.core.document import new_id
 from mindtrace.database.core.exceptions import DocumentTooLargeError, DuplicateInsertError
-from mindtrace.database.query import compile_filter, run_pipeline, sort_documents
+from mindtrace.database.query import compile_filter, sort_documents
+from mindtrace.database.query.pipeline import CompiledAggregation
 from mindtrace.database.query.projection import compile_projection
 from mindtrace.database.query.update import compile_update
 from mindtrace.database.query.upsert import upsert_seed
@@ -613,14 +614,14 @@ class Collection:
         if pipeline and "$match" in pipeline[0] and isinstance(pipeline[0]["$match"], dict):
             filter, rest = pipeline[0]["$match"], pipeline[1:]
         matches = _predicate(filter)
+        compiled = CompiledAggregation(rest)  # validates every stage before any I/O
         rows = yield from self._collect(plan_query(filter, self.indexes), matches)
         collections: dict[str, list[dict[str, Any]]] = {}
         for name in sorted(_foreign_collections(pipeline)):
             other = self if name == self.keys.collection else others(name)
             found = yield from other._collect(ScanPlan(), lambda _: True)
             collections[name] = [r.doc for r in found]
-        result: list[dict[str, Any]] = run_pipeline([r.doc for r in rows], rest, collections=collections)
-        return result
+        return compiled.run([r.doc for r in rows], collections=collections)
 
     # ------------------------------------------------------------------ index builds
     def ensure_indexes(self) -> Op[None]:
