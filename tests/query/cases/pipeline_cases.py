@@ -194,6 +194,8 @@ STRING = [
     _expr("$substrBytes multibyte", {"$substrBytes": ["héllo", 0, 3]}, "hé"),
     _expr("$substrBytes splits a character", {"$substrBytes": ["héllo", 0, 2]}, QueryError),
     _expr("$substrBytes negative length", {"$substrBytes": ["abc", 1, -1]}, "bc"),
+    _expr("$substrBytes negative start", {"$substrBytes": ["abc", -1, 2]}, QueryError),
+    _expr("$substr of a double", {"$substr": [1234567.5, 0, 20]}, "1.23457e+06"),
     _expr("$substrCP", {"$substrCP": ["héllo", 1, 2]}, "él"),
     _expr("$substrCP negative start", {"$substrCP": ["abc", -1, 2]}, QueryError),
     _expr("$toLower", {"$toLower": "$s"}, "hello"),

@@ -398,9 +398,11 @@ def _compile_round_or_trunc(name: str, arg: Any, compiler: Compiler) -> Evaluato
     def round_or_trunc(doc: Any, variables: Variables) -> Any:
         value = operands[0](doc, variables)
         place_value = operands[1](doc, variables) if len(operands) > 1 else 0
-        if is_nullish(value) or is_nullish(place_value):
+        if is_nullish(value):
             return None
-        x = _require_number(name, value)
+        x = _require_number(name, value)  # the number is checked before the place, as in MongoDB
+        if is_nullish(place_value):
+            return None
         place = integral_value(name, place_value, "the place argument", bits=64)
         if not -20 <= place < 100:
             raise QueryError(f"{name}: place must be between -20 and 100, got {place}", operator=name)
@@ -416,8 +418,8 @@ def _round_number(x: Number, place: int, rounding: str) -> Number:
         scaled = Decimal(x).scaleb(place).to_integral_value(rounding=rounding)
         return normalize_int(int(scaled.scaleb(-place)))
     if isinstance(x, float):
-        if not math.isfinite(x):
-            return x
+        if not math.isfinite(x) or (place >= 0 and x.is_integer()):
+            return x  # nothing to round (and no digits to spend on a huge integral double)
         # MongoDB rounds the shortest decimal form of the double (so 2.675 rounds to 2.68).
         d = Decimal(repr(x))
         return float(d.quantize(Decimal(1).scaleb(-place), rounding=rounding, context=_WIDE))
@@ -427,7 +429,7 @@ def _round_number(x: Number, place: int, rounding: str) -> Number:
 
 
 # quantize() needs room for the digits kept; decimal128 values never exceed this.
-_WIDE: Final = decimal.Context(prec=200, Emax=6144, Emin=-6143)
+_WIDE: Final = decimal.Context(prec=500, Emax=6144, Emin=-6143)
 
 
 def _sqrt(x: Number) -> Number:

@@ -168,7 +168,10 @@ def _to_date(value: Any) -> dt.datetime:
         raise _unsupported(value, "date")
     if isinstance(number, float | Decimal) and not (number == number and abs(number) != math.inf):  # noqa: PLR0124
         raise _ConversionError("Attempt to convert NaN or infinite value to a date")
-    return from_epoch_millis(int(number), "$convert")
+    try:
+        return from_epoch_millis(int(number), "$convert")
+    except QueryError as e:
+        raise _ConversionError("Conversion would overflow target type") from e
 
 
 def _to_object_id(value: Any) -> ObjectId:

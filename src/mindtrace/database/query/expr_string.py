@@ -75,7 +75,7 @@ def coerce_to_string(name: str, value: Any) -> str:
     elif isinstance(value, int):
         return str(int(value))
     elif isinstance(value, float):
-        return format_double(value)
+        return f"{value:g}"  # C's %g (6 significant digits, "inf", "nan"), as MongoDB's coercion prints
     elif isinstance(value, Decimal | Decimal128):
         return str(value)
     elif isinstance(value, dt.date):
@@ -107,10 +107,11 @@ def _compile_substr_bytes(name: str, arg: Any, compiler: Compiler) -> Evaluator:
         data = coerce_to_string(name, text_ev(doc, variables)).encode()
         start = _numeric_index(name, start_ev(doc, variables), "starting index")
         length = _numeric_index(name, length_ev(doc, variables), "length")
-        # MongoDB casts to unsigned: a negative start is past the end, a negative length is "all".
-        if start < 0 or start >= len(data):
+        if start < 0:
+            raise QueryError(f"{name}: starting index must be non-negative (got: {start})", operator=name)
+        if start >= len(data):
             return ""
-        end = len(data) if length < 0 else min(len(data), start + length)
+        end = len(data) if length < 0 else min(len(data), start + length)  # negative length: the rest
         if _is_continuation(data, start):
             raise QueryError(
                 f"{name}: invalid range, starting index is a UTF-8 continuation byte", operator=name
