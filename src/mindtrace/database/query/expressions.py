@@ -7,8 +7,9 @@ variable names) into an :data:`Evaluator`; :func:`evaluate` is the one-shot conv
 
 A path that does not exist evaluates to ``MISSING`` (from ``query.compare``), distinct from null:
 document literals omit fields whose value is missing, array literals turn it into null, and
-``$$REMOVE`` is missing on purpose. Results may share sub-objects with the input document; the
-pipeline copies its output so callers never alias their inputs.
+``$$REMOVE`` is missing on purpose. Results may share sub-objects with the input document and
+with the expression's own literals (a constant is built once): copy a result before mutating it.
+The pipeline copies its output, so its callers never alias their inputs.
 
 The operators themselves live in ``expr_*`` modules named after what they do; this module owns
 the grammar (paths, variables, literals, ``$literal``, ``$let``) and the operator table.
