@@ -67,10 +67,9 @@ async def test_insert_many_reports_stored_and_failed(mongo: Setup, api: str) -> 
     await users.insert(UserDoc(name="taken", age=0, email="taken@x"))
     batch = [
         UserDoc(name="ok1", age=1, email="1@x"),
-        UserDoc(name="dup1", age=2, email="taken@x"),
-        UserDoc(name="ok2", age=3, email="2@x"),
-        UserDoc(name="dup2", age=4, email="2@x"),  # duplicates a document of the same batch
-        UserDoc(name="ok3", age=5, email="3@x"),
+        UserDoc(name="ok2", age=2, email="2@x"),
+        UserDoc(name="dup", age=3, email="taken@x"),
+        UserDoc(name="after", age=4, email="4@x"),
     ]
     with pytest.raises(DuplicateInsertError) as caught:
         if api == "async":
@@ -78,11 +77,24 @@ async def test_insert_many_reports_stored_and_failed(mongo: Setup, api: str) -> 
         else:
             users.insert_many_sync(batch)
     err = caught.value
-    assert err.failed == [1, 3]
+    assert (err.field, err.value) == ("email", "taken@x")
     assert isinstance(err.__cause__, BulkWriteError)
+    # Ordered, as on every backend: everything before the duplicate is stored, nothing after it.
+    assert err.failed == [2, 3]
     stored = {u.name: str(u.id) for u in await users.all()}
-    assert sorted(stored) == ["ok1", "ok2", "ok3", "taken"]
-    assert sorted(err.inserted_ids) == sorted(v for k, v in stored.items() if k != "taken")
+    assert sorted(stored) == ["ok1", "ok2", "taken"]
+    assert err.inserted_ids == [stored["ok1"], stored["ok2"]]
+    assert "position 2" in str(err)
+
+
+async def test_duplicate_inside_one_batch(mongo: Setup) -> None:
+    users = mongo.backend(UserDoc)
+    with pytest.raises(DuplicateInsertError) as caught:
+        await users.insert_many(
+            [UserDoc(name="a", age=1, email="same@x"), UserDoc(name="b", age=1, email="same@x")]
+        )
+    assert caught.value.failed == [1] and len(caught.value.inserted_ids) == 1
+    assert [u.name for u in await users.all()] == ["a"]
 
 
 @pytest.mark.parametrize("bad_id", ["non_existent_id", "", "zz" * 12, "0" * 23, 123, None])

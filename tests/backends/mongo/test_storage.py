@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from bson import Binary, Decimal128, ObjectId
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from pymongo import MongoClient
 
 from mindtrace.database import MindtraceModel
@@ -19,7 +19,7 @@ from tests.backends.mongo.models import Color, Inner, MyDoc, Typed
 
 def typed(**changes: Any) -> Typed:
     values: dict[str, Any] = {
-        "when": dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.UTC),
+        "when": dt.datetime(2024, 5, 6, 7, 8, 9, 123000),
         "day": dt.date(2024, 2, 29),
         "price": Decimal("12.340"),
         "ref": uuid.UUID("12345678-1234-5678-1234-567812345678"),
@@ -67,16 +67,34 @@ async def test_stored_data_is_ordinary_mongodb_data(mongo: Setup) -> None:
     assert "id" not in raw
 
 
-async def test_datetimes_come_back_aware_in_utc_at_millisecond_precision(mongo: Setup) -> None:
-    store = mongo.backend(Typed)
+class Stamped(BaseModel):
+    id: str | None = None
+    plain: dt.datetime
+    declared: AwareDatetime
+    maybe: AwareDatetime | None = None
+
+
+async def test_datetimes_keep_their_instant_at_millisecond_precision(mongo: Setup) -> None:
+    store = mongo.backend(Stamped)
     paris = dt.timezone(dt.timedelta(hours=2))
-    aware = await store.insert(typed(when=dt.datetime(2024, 5, 6, 9, 8, 9, 123456, tzinfo=paris)))
-    naive = await store.insert(typed(when=dt.datetime(2024, 5, 6, 7, 8, 9)))
-    got_aware = await store.get(aware.id)
-    got_naive = await store.get(naive.id)
-    assert got_aware.when == dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.UTC)
-    assert got_aware.when.utcoffset() == dt.timedelta(0)
-    assert got_naive.when == dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)  # naive means UTC
+    naive = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    aware = dt.datetime(2024, 5, 6, 9, 8, 9, 123456, tzinfo=paris)
+    saved = await store.insert(Stamped(plain=naive, declared=aware, maybe=aware))
+    got = await store.get(saved.id)
+    # A naive datetime round-trips naive, as on the other backends (BSON keeps milliseconds).
+    assert got.plain == dt.datetime(2024, 5, 6, 7, 8, 9, 123000) and got.plain.tzinfo is None
+    # Fields declared aware come back aware, in UTC: same instant, offset not kept.
+    assert got.declared == dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.UTC)
+    assert got.declared.utcoffset() == dt.timedelta(0) and got.maybe == got.declared
+    # An aware value in a plain datetime field comes back as the same instant, naive UTC.
+    other = store.insert_sync(Stamped(plain=aware, declared=aware))
+    assert store.get_sync(other.id).plain == dt.datetime(2024, 5, 6, 7, 8, 9, 123000)
+    assert await store.find(
+        {"plain": {"$gt": dt.datetime(2024, 5, 6, 7, 0, tzinfo=dt.UTC)}}, sort="plain"
+    ) == [
+        got,
+        store.get_sync(other.id),
+    ]
 
 
 async def test_queries_on_converted_types(mongo: Setup) -> None:

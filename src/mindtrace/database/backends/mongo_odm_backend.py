@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pymongo.synchronous.collection import Collection
 from mindtrace.database.backends.mongo.bindings import SHARED_BINDINGS, BeanieBindings
 from mindtrace.database.backends.mongo.bson_types import (
     CODEC_OPTIONS,
+    aware_fields,
     filter_to_bson,
     from_bson,
     pipeline_to_bson,
@@ -92,7 +94,8 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     backend using the same class on another database works on its own collection without
     rebinding the class (see ``backends.mongo.bindings``).
 
-    Datetimes come back timezone-aware in UTC with millisecond precision; see ``docs/mongo.md``.
+    Datetimes are stored as UTC instants with millisecond precision and come back naive (in UTC),
+    except in fields declared ``AwareDatetime``; see ``docs/mongo.md``.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         self._bindings = bindings if bindings is not None else SHARED_BINDINGS
         self._indexes = index_models(model_cls)
         self._links = link_fields(model_cls)  # name -> (stored name, is a BackLink)
+        self._aware = aware_fields(model_cls)
         self._lock = threading.Lock()
         self._indexes_ready = not self._indexes
         self._sync_collection: Collection[_Doc] | None = None
@@ -238,6 +242,15 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             query = dataclasses.replace(query, projection=dict(declared))
         return query, shape
 
+    def _engine(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A stored document as an engine document of this model (string id, aware fields in UTC)."""
+        from_bson(doc)
+        for name in self._aware:
+            value = doc.get(name)
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                doc[name] = value.replace(tzinfo=dt.UTC)
+        return doc
+
     def _find_args(self, query: FindQuery) -> dict[str, Any]:
         return {
             "filter": filter_to_bson(query.filter),
@@ -300,7 +313,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         with self._errors.translate("find"):
             cursor = await collection.aggregate(self._links_pipeline(query))
             docs = await cursor.to_list()
-        return self._shape([from_bson(d) for d in docs], shape)
+        return self._shape([self._engine(d) for d in docs], shape)
 
     def find_sync(
         self,
@@ -320,7 +333,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         collection = self._scollection()
         with self._errors.translate("find"):
             docs = list(collection.aggregate(self._links_pipeline(query)))
-        return self._shape([from_bson(d) for d in docs], shape)
+        return self._shape([self._engine(d) for d in docs], shape)
 
     # ----------------------------------------------------------------- async primitives
     async def _initialize(self) -> None:
@@ -333,7 +346,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                 await collection.insert_one(to_bson(docs[0]))
                 return
             try:
-                await collection.insert_many([to_bson(d) for d in docs], ordered=False)
+                await collection.insert_many([to_bson(d) for d in docs])
             except BulkWriteError as e:
                 self._errors.raise_bulk(e, "insert_many", [d["_id"] for d in docs])
 
@@ -341,13 +354,13 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         collection = await self._acollection()
         with self._errors.translate("get"):
             doc = await collection.find_one({"_id": _object_id(id)})
-        return None if doc is None else from_bson(doc)
+        return None if doc is None else self._engine(doc)
 
     async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
         collection = await self._acollection()
         with self._errors.translate("find"):
             docs = await collection.find(**self._find_args(query)).to_list()
-        return [from_bson(d) for d in docs]
+        return [self._engine(d) for d in docs]
 
     async def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
         collection = await self._acollection()
@@ -355,7 +368,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             cursor = collection.find(**self._find_args(query), batch_size=batch_size)
             try:
                 async for doc in cursor:
-                    yield from_bson(doc)
+                    yield self._engine(doc)
             finally:
                 await cursor.close()
 
@@ -417,7 +430,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                 collection.insert_one(to_bson(docs[0]))
                 return
             try:
-                collection.insert_many([to_bson(d) for d in docs], ordered=False)
+                collection.insert_many([to_bson(d) for d in docs])
             except BulkWriteError as e:
                 self._errors.raise_bulk(e, "insert_many", [d["_id"] for d in docs])
 
@@ -425,13 +438,13 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         collection = self._scollection()
         with self._errors.translate("get"):
             doc = collection.find_one({"_id": _object_id(id)})
-        return None if doc is None else from_bson(doc)
+        return None if doc is None else self._engine(doc)
 
     def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]:
         collection = self._scollection()
         with self._errors.translate("find"):
             docs = collection.find(**self._find_args(query)).to_list()
-        return [from_bson(d) for d in docs]
+        return [self._engine(d) for d in docs]
 
     def _iterate_docs_sync(self, query: FindQuery, batch_size: int) -> Iterator[dict[str, Any]]:
         collection = self._scollection()
@@ -439,7 +452,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             cursor = collection.find(**self._find_args(query), batch_size=batch_size)
             try:
                 for doc in cursor:
-                    yield from_bson(doc)
+                    yield self._engine(doc)
             finally:
                 cursor.close()
 

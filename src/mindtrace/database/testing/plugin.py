@@ -63,7 +63,7 @@ def mongo_test_target() -> Iterator[MongoTestTarget]:
 
 @pytest_asyncio.fixture
 async def mongo_client(mongo_test_target: MongoTestTarget) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    """An async PyMongo client on the session's server (timezone-aware, standard UUIDs)."""
+    """An async PyMongo client on the session's server (standard UUID representation)."""
     from pymongo import AsyncMongoClient  # noqa: PLC0415
 
     from mindtrace.database.backends.mongo.bson_types import CLIENT_OPTIONS  # noqa: PLC0415

@@ -10,13 +10,17 @@ normalised by the codec options, in PyMongo's C encoder rather than by walking e
 * UUIDs use the standard (subtype 4) representation;
 * anything else Pydantic can serialise (URLs, timedeltas, paths...) is stored in its JSON form,
   which validates back into the model;
-* datetimes come back timezone-aware in UTC (``tz_aware=True``); naive datetimes are taken as UTC.
-  BSON keeps milliseconds, so microseconds are truncated.
+* datetimes are stored as UTC instants and come back naive, in UTC (``tz_aware=False``), so a
+  naive datetime round-trips unchanged, as on the other backends; an aware one keeps its instant
+  but not its offset (see ``aware_fields`` for fields declared ``AwareDatetime``). BSON keeps
+  milliseconds, so microseconds are truncated.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import types
+import typing
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -24,11 +28,13 @@ from typing import Any
 from bson import Decimal128, ObjectId
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions, TypeDecoder, TypeEncoder, TypeRegistry
+from pydantic import AwareDatetime, BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 __all__ = [
     "CLIENT_OPTIONS",
     "CODEC_OPTIONS",
+    "aware_fields",
     "filter_to_bson",
     "from_bson",
     "pipeline_to_bson",
@@ -52,7 +58,7 @@ class _DateEncoder(TypeEncoder):
     python_type = dt.date
 
     def transform_python(self, value: dt.date) -> dt.datetime:
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        return dt.datetime(value.year, value.month, value.day)
 
 
 def _fallback(value: Any) -> Any:
@@ -64,15 +70,35 @@ def _fallback(value: Any) -> Any:
 
 
 CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
-    tz_aware=True,
-    tzinfo=dt.UTC,
+    tz_aware=False,
     uuid_representation=UuidRepresentation.STANDARD,
     type_registry=TypeRegistry([_DecimalCodec(), _DateEncoder()], fallback_encoder=_fallback),
 )
 """Codec options of every collection the backend reads and writes."""
 
-CLIENT_OPTIONS: dict[str, Any] = {"tz_aware": True, "tzinfo": dt.UTC, "uuidRepresentation": "standard"}
-"""Client-level options, so Beanie's own calls on the shared client agree with the backend's data."""
+CLIENT_OPTIONS: dict[str, Any] = {"uuidRepresentation": "standard"}
+"""Client-level options, so Beanie's own calls on the shared client read the backend's UUIDs."""
+
+
+def _is_aware_datetime(annotation: Any) -> bool:
+    if annotation is AwareDatetime:
+        return True
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and any(
+        _is_aware_datetime(arg) for arg in typing.get_args(annotation)
+    )
+
+
+def aware_fields(model_cls: type[BaseModel]) -> tuple[str, ...]:
+    """Stored names of the top-level fields declared ``AwareDatetime`` (optionally ``| None``).
+
+    Their values are read back with UTC attached, since Pydantic refuses a naive value there.
+    Nested models' fields are not covered.
+    """
+    return tuple(
+        info.alias or name
+        for name, info in model_cls.model_fields.items()
+        if _is_aware_datetime(info.annotation)
+    )
 
 
 def to_bson(doc: dict[str, Any]) -> dict[str, Any]:

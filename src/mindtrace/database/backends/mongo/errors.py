@@ -142,8 +142,8 @@ class MongoErrorContext:
         extra = ""
         if failed:
             extra = (
-                f"; {len(failed)} document(s) at input position(s) {failed[:10]}"
-                f"{'...' if len(failed) > 10 else ''} were not stored, {len(inserted_ids or [])} were"
+                f"; the batch stopped at input position {failed[0]}: {len(inserted_ids or [])} document(s) "
+                f"before it were stored, {len(failed)} from it on were not"
             )
         return DuplicateInsertError(
             f"duplicate key in collection {self.collection!r}: {what}{extra}. "
@@ -172,15 +172,14 @@ def _key_of(details: Mapping[str, Any]) -> tuple[str | None, Any]:
 def bulk_insert_error(
     ctx: MongoErrorContext, write_errors: Sequence[Mapping[str, Any]], ids: Sequence[str] | None
 ) -> DuplicateInsertError:
-    """The error for an unordered bulk insert whose failures are all duplicate keys.
+    """The error for an ordered bulk insert that stopped at a duplicate key.
 
-    ``failed`` lists the input positions the server rejected; with ``ids`` given, ``inserted_ids``
-    lists every other input id (an unordered insert attempts every document).
+    An ordered insert stores the documents before the first failure and none after it, so
+    ``failed`` lists every input position from the first rejected one on and, with ``ids`` given,
+    ``inserted_ids`` the ids before it.
     """
-    failed = sorted({int(err["index"]) for err in write_errors})
-    inserted: list[str] | None = None
-    if ids is not None:
-        rejected = set(failed)
-        inserted = [id for i, id in enumerate(ids) if i not in rejected]
-    first = write_errors[0]
+    first = min(write_errors, key=lambda err: int(err["index"]))
+    stop = int(first["index"])
+    failed = list(range(stop, len(ids))) if ids is not None else [stop]
+    inserted = list(ids[:stop]) if ids is not None else None
     return ctx.duplicate(first, str(first.get("errmsg", "")), inserted_ids=inserted, failed=failed)
