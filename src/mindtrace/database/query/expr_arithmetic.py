@@ -18,6 +18,7 @@ from typing import Any, Final
 from bson import Decimal128
 
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.query.compare import epoch_millis
 from mindtrace.database.query.expr_operands import (
     Compiler,
     Evaluator,
@@ -35,6 +36,7 @@ __all__ = [
     "OPERATORS",
     "Summation",
     "as_utc_datetime",
+    "epoch_millis",
     "from_epoch_millis",
     "is_date",
     "numeric",
@@ -82,12 +84,6 @@ def as_utc_datetime(value: dt.date) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-
-
-def epoch_millis(value: dt.date) -> int:
-    """Milliseconds since the Unix epoch (floored, like BSON dates)."""
-    delta = as_utc_datetime(value) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def from_epoch_millis(millis: int, name: str = "date arithmetic") -> dt.datetime:
