@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -248,7 +249,7 @@ def _compile_bucket_auto(name: str, spec: Any, scope: PipelineScope) -> Stage:
         if not keyed:
             return
         keyed.sort(key=_first_item_key)
-        per_bucket = round(len(keyed) / buckets) or 1
+        per_bucket = max(1, math.floor(len(keyed) / buckets + 0.5))  # C round(): halves go up
         groups: list[list[tuple[Any, Document]]] = []
         i = 0
         while i < len(keyed):
