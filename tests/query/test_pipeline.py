@@ -81,6 +81,8 @@ ALIASING_PIPELINES = [
     [{"$facet": {"x": [{"$limit": 1}]}}],
     [{"$lookup": {"from": "other", "localField": "a.b", "foreignField": "k", "as": "j"}}],
     [{"$sort": {"a.b": 1}}],
+    [{"$project": {"a": 1, "list": 1, "copy": "$a"}}, {"$sort": {"_id": 1}}],
+    [{"$project": {"a": 1}}, {"$addFields": {"b": "$a"}}],
 ]
 
 

@@ -48,6 +48,21 @@ _NOT_SUPPORTED: Final[dict[str, str]] = {
     "$queryStats": "query statistics are server metadata",
 }
 _NOT_IN_SUBPIPELINE: Final = frozenset({"$out", "$merge"})
+# Stages whose output documents share nothing with their input ($project copies what it keeps),
+# and stages that pass documents through unchanged; used to skip the final defensive copy.
+_FRESH_OUTPUT: Final = frozenset({"$project", "$count"})
+_PASS_THROUGH: Final = frozenset({"$match", "$sort", "$skip", "$limit", "$sample"})
+
+
+def _output_is_fresh(pipeline: Sequence[Mapping[str, Any]]) -> bool:
+    fresh = False  # the input documents belong to the caller
+    for stage in pipeline:
+        name = next(iter(stage))
+        if name in _FRESH_OUTPUT:
+            fresh = True
+        elif name not in _PASS_THROUGH:
+            fresh = False
+    return fresh
 
 
 class _PipelineCompiler:
@@ -136,10 +151,11 @@ class CompiledAggregation:
     raises QueryError for errors MongoDB reports at run time (e.g. ``$divide`` by zero).
     """
 
-    __slots__ = ("_run",)
+    __slots__ = ("_fresh", "_run")
 
     def __init__(self, pipeline: Sequence[Mapping[str, Any]]) -> None:
         self._run = _PipelineCompiler().compile(pipeline, "pipeline")
+        self._fresh = _output_is_fresh(pipeline)
 
     def run(
         self,
@@ -150,7 +166,10 @@ class CompiledAggregation:
         """Run over ``docs`` (in order); ``collections`` holds other collections for $lookup/$unionWith."""
         now = dt.datetime.now(dt.UTC)
         ctx = RunContext(collections or {}, {"NOW": now.replace(microsecond=now.microsecond // 1000 * 1000)})
-        return [_copy(doc) for doc in self._run(docs, ctx)]
+        results = self._run(docs, ctx)
+        if self._fresh:
+            return [doc if isinstance(doc, dict) else dict(doc) for doc in results]
+        return [_copy(doc) for doc in results]
 
 
 def compile_pipeline(pipeline: Sequence[Mapping[str, Any]]) -> CompiledAggregation:
