@@ -98,9 +98,20 @@ class Clock:
         )
 
 
-async def best_of(rounds: int, fn: Callable[[], Awaitable[Timing]]) -> Timing:
-    """The fastest (by wall clock) of ``rounds`` timings returned by ``fn``."""
-    return min([await fn() for _ in range(rounds)], key=lambda t: t.wall)
+async def best_of(
+    rounds: int, measure: Callable[[str], Awaitable[Timing]], operation: str, unit: str
+) -> list[Result]:
+    """Each contender's fastest (by wall clock) of ``rounds`` runs of ``measure(contender)``.
+
+    Rounds interleave the contenders, starting with a different one each round, so that a busy
+    moment of the shared machine or of the server does not fall on one contender only.
+    """
+    timings: dict[str, list[Timing]] = {who: [] for who in CONTENDERS}
+    for r in range(rounds):
+        order = CONTENDERS[r % len(CONTENDERS) :] + CONTENDERS[: r % len(CONTENDERS)]
+        for who in order:
+            timings[who].append(await measure(who))
+    return [Result(operation, who, min(timings[who], key=lambda t: t.wall), unit) for who in CONTENDERS]
 
 
 class Contenders:
@@ -204,24 +215,21 @@ async def run(url: str, *, quick: bool = False) -> list[Result]:
     try:
         for who in CONTENDERS:  # warm-up: connections, pools, Beanie caches
             await bench.insert(who, 20)
-        for who in CONTENDERS:
-            timing = await best_of(rounds, partial(bench.insert, who, single))
-            results.append(Result("insert", who, timing, "op"))
+        results += await best_of(rounds, lambda who: bench.insert(who, single), "insert", "op")
         for size in many_sizes:
-            for who in CONTENDERS:
-                timing = await best_of(rounds, partial(bench.insert_many, who, size))
-                results.append(Result(f"insert_many {size // 1000}k", who, timing, "doc"))
+            many = partial(_insert_many, bench, size)
+            results += await best_of(rounds, many, f"insert_many {size // 1000}k", "doc")
         await _fill(bench, 1000)
-        for who in CONTENDERS:
-            ids = await bench.ids(who)
-            timing = await best_of(rounds, partial(bench.get, who, ids, single))
-            results.append(Result("get", who, timing, "op"))
-        for who in CONTENDERS:
-            timing = await best_of(rounds, partial(bench.find, who, 3 if quick else 10))
-            results.append(Result("find 1k", who, timing, "call"))
+        ids = {who: await bench.ids(who) for who in CONTENDERS}
+        results += await best_of(rounds, lambda who: bench.get(who, ids[who], single), "get", "op")
+        results += await best_of(rounds, lambda who: bench.find(who, 3 if quick else 10), "find 1k", "call")
     finally:
         await bench.close()
     return results
+
+
+async def _insert_many(bench: Contenders, size: int, who: str) -> Timing:
+    return await bench.insert_many(who, size)
 
 
 async def _fill(bench: Contenders, n: int) -> None:
