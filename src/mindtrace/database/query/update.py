@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.bson_text import bson_type_name, render_element, render_value
@@ -36,6 +36,9 @@ from mindtrace.database.query.update_tree import (
     is_array_filter_part,
 )
 from mindtrace.database.query.upsert import upsert_seed
+
+if TYPE_CHECKING:
+    from mindtrace.database.query.pipeline import CompiledAggregation
 
 __all__ = ["PIPELINE_STAGES", "CompiledUpdate", "apply_update", "compile_update", "upsert_seed"]
 
@@ -295,7 +298,7 @@ class CompiledUpdate:
         self._kind = "operators"
         self._root = ObjectNode()
         self._replacement: dict[str, Any] = {}
-        self._pipeline: list[dict[str, Any]] = []
+        self._pipeline: CompiledAggregation | None = None
         self._id_operator: str | None = None  # the first operator writing a path under _id
         self._array_filters: dict[str, Callable[[Any], bool]] = {}
         if isinstance(update, Mapping):
@@ -407,8 +410,13 @@ class CompiledUpdate:
                     operator=str(name),
                     code=_CODE_INVALID_OPTIONS,
                 )
+        # Imported on use: the aggregation engine is a sibling module that imports many others.
+        from mindtrace.database.query.pipeline import compile_pipeline  # noqa: PLC0415
+
         self._kind = "pipeline"
-        self._pipeline = [dict(stage) for stage in pipeline]
+        # Compiled once here: update_many applies the same pipeline to every matched document,
+        # and stage errors should surface before anything is written.
+        self._pipeline = compile_pipeline([dict(stage) for stage in pipeline])
 
     def apply(
         self,
@@ -457,10 +465,8 @@ class CompiledUpdate:
         return result
 
     def _apply_pipeline(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        # Imported on use: the aggregation engine is a sibling module that imports many others.
-        from mindtrace.database.query.pipeline import run_pipeline  # noqa: PLC0415
-
-        out = run_pipeline([dict(doc)], self._pipeline)
+        assert self._pipeline is not None  # set whenever _kind is "pipeline"
+        out = self._pipeline.run([dict(doc)])
         if len(out) != 1 or not isinstance(out[0], dict):
             raise QueryError(
                 "An update pipeline must produce exactly one document per input document",
