@@ -48,3 +48,13 @@ class Session(BaseModel):
     class Settings:
         name = "sessions"
         ttl = 0.05
+
+
+class UniqueAny(BaseModel):
+    """A unique field of any type: equality goes through the claims hash."""
+
+    id: str | None = None
+    v: Annotated[Any, Index(unique=True)] = None
+
+    class Settings:
+        name = "unique_any"

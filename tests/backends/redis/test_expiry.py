@@ -26,7 +26,8 @@ def _index_footprint(raw: redis.Redis, backend: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"ids": raw.zcard(backend.keys.ids), "expiry": raw.zcard(backend.keys.expiry)}
     out["entries"] = raw.hlen(backend.keys.entries)
     for index in collection.indexes:
-        out[index.name] = raw.zcard(index.key)
+        if index.key:
+            out[index.name] = raw.zcard(index.key)
         if index.unique_key:
             out[index.name + ":unique"] = raw.hlen(index.unique_key)
     return out

@@ -50,9 +50,11 @@ def test_hostile_values_are_stored_found_and_confined(
     assert len(people.find_sync({"tags": "*"})) == len(NASTY)
     keys = tag_keys(raw, people.keys.tag)
     assert {k for k in raw.keys("*") if prefix.encode() in k} == keys
-    assert len(keys) == 3 + len(NASTY) + 4 + 1  # ids, entries, meta; documents; 4 indexes; 1 unique
+    assert len(keys) == 3 + len(NASTY) + 3 + 1  # ids, entries, meta; documents; 3 sorted sets; 1 hash
     # Index members stay small whatever the value: long values are cut (the engine re-checks).
     for index in people._collection.indexes:
+        if index.key is None:
+            continue
         longest = max(len(m) for m in raw.zrange(index.key, 0, -1))
         assert longest <= 2 * (MAX_PAYLOAD + 16) * len(index.fields) + 24
 

@@ -18,10 +18,18 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from mindtrace.database import QueryError
-from mindtrace.database.backends.redis.planner import IdsPlan, IndexPlan, ScanPlan, SortPlan, plan_query
+from mindtrace.database.backends.redis.planner import (
+    ClaimsPlan,
+    IdsPlan,
+    IndexPlan,
+    ScanPlan,
+    SortPlan,
+    plan_query,
+)
 from mindtrace.database.core.backend import FindQuery
 from mindtrace.database.query import matches, sort_documents
-from tests.backends.redis.models import Anything
+from mindtrace.database.query.compare import values_equal
+from tests.backends.redis.models import Anything, UniqueAny
 
 LONG = "x" * 300
 UTC = dt.UTC
@@ -162,3 +170,27 @@ def test_aggregate_pushes_leading_match_and_reads_lookup_collections(make_backen
     assert backend.aggregate_sync(pipeline) == [{"v": 2, "n": 1}, {"v": 3, "n": 1}]
     with pytest.raises(QueryError):
         backend.aggregate_sync([{"$match": {"v": 1}}, {"$frobnicate": {}}])
+
+
+def test_unique_equality_uses_claims_and_equals_engine(make_backend: Any) -> None:
+    distinct: list[Any] = []
+    for v in SCALARS:
+        if not any(values_equal(v, d) for d in distinct) and not (isinstance(v, float) and v != v):
+            distinct.append(v)
+    backend = make_backend(UniqueAny)
+    backend.insert_many_sync([UniqueAny(v=v) for v in distinct])
+    docs = backend._sync.run(backend._collection.find(_everything()))
+    indexes = backend._collection.indexes
+    assert isinstance(plan_query({"v": 1.0}, indexes), ClaimsPlan)
+    probes = [
+        *distinct,
+        1.0,
+        Decimal("1.0"),
+        dt.datetime(2024, 1, 1, 13, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+    ]
+    for x in probes:
+        _check(backend, docs, {"v": x})
+        _check(backend, docs, {"v": {"$in": [x, "b"]}})
+    # Ranges cannot use a claims hash: they scan, and still agree.
+    assert isinstance(plan_query({"v": {"$gt": 1}}, indexes), ScanPlan)
+    _check(backend, docs, {"v": {"$gt": 1}})

@@ -115,14 +115,16 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
     # ----------------------------------------------------------------- TTL-aware public API
     async def insert(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Store a new document (see the base class); ``ttl`` expires it after that many seconds."""
+        generated = self.codec.id_of(obj) is None
         doc = self._prepare_insert(obj)
-        await self._run(self._collection.insert([doc], self._doc_ttl(ttl)))
+        await self._run(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
         return self.codec.from_document(doc)
 
     def insert_sync(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Blocking twin of ``insert``."""
+        generated = self.codec.id_of(obj) is None
         doc = self._prepare_insert(obj)
-        self._run_sync(self._collection.insert([doc], self._doc_ttl(ttl)))
+        self._run_sync(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
         return self.codec.from_document(doc)
 
     async def insert_many(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:

@@ -31,6 +31,7 @@ from mindtrace.database.backends.redis.index_encoding import (
 )
 from mindtrace.database.backends.redis.keys import KeySpace
 from mindtrace.database.backends.redis.planner import (
+    ClaimsPlan,
     IdsPlan,
     IndexPlan,
     Plan,
@@ -160,18 +161,21 @@ class Collection:
                 i.name,
                 tuple(i.fields),
                 i.unique,
-                keys.index(i.name),
+                None if (i.unique and len(i.fields) == 1) else keys.index(i.name),
                 keys.unique(i.name) if i.unique else None,
                 skip_null=i.sparse,
             )
             for i in indexes
         )
+        self._sorted = tuple(i for i in self.indexes if i.key is not None)
         self._unique = tuple(i for i in self.indexes if i.unique)
         self._fixed = (keys.ids, keys.entries, keys.expiry, keys.meta)
         self._write_keys = (
-            self._fixed + tuple(i.key for i in self.indexes) + tuple(str(i.unique_key) for i in self._unique)
+            self._fixed
+            + tuple(str(i.key) for i in self._sorted)
+            + tuple(str(i.unique_key) for i in self._unique)
         )
-        self._counts = (str(len(self.indexes)), str(len(self._unique)))
+        self._counts = (str(len(self._sorted)), str(len(self._unique)))
 
     # ------------------------------------------------------------------ encoding
     def encode(self, doc: dict[str, Any]) -> bytes:
@@ -193,7 +197,7 @@ class Collection:
     def _entry_args(self, doc: dict[str, Any]) -> list[Any]:
         id = doc["_id"]
         out: list[Any] = []
-        for index in self.indexes:
+        for index in self._sorted:
             members, complex = members_for(doc, index.fields, id)
             out.append(len(members))
             out.extend(members)
@@ -267,14 +271,33 @@ class Collection:
         return scanned, last, rows
 
     # ------------------------------------------------------------------ writes
-    def insert(self, docs: list[dict[str, Any]], ttl_ms: int | None) -> Op[None]:
+    def insert(
+        self, docs: list[dict[str, Any]], ttl_ms: int | None, *, generated_ids: bool = False
+    ) -> Op[None]:
         """Insert ``docs`` in input order, each atomically with its index entries.
 
         Stops at the first conflict (as MongoDB's ordered inserts do) and raises
         ``DuplicateInsertError`` naming the field and value, with the ids stored before it in
-        ``inserted_ids`` and the positions not stored in ``failed``.
+        ``inserted_ids`` and the positions not stored in ``failed``. ``generated_ids`` says every
+        id was freshly generated (a new ObjectId cannot be taken), which saves a lookup.
         """
         ttl = "" if ttl_ms is None else str(ttl_ms)
+        if len(docs) == 1:
+            doc = docs[0]
+            one = (
+                self.keys.doc_prefix,
+                *self._counts,
+                doc["_id"],
+                self.encode(doc),
+                ttl,
+                "0" if generated_ids else "1",
+                *self._entry_args(doc),
+            )
+            keys = (*self._write_keys, self.keys.doc_prefix + doc["_id"])
+            (conflict,) = yield [ScriptCall(self.scripts.insert_one, keys, one)]
+            if conflict:
+                raise self._duplicate(doc, int(conflict[0]), conflict[1], inserted=[], failed=[0])
+            return
         head = (self.keys.doc_prefix, *self._counts, "1")
         encoded = [(d, self.encode(d), self._entry_args(d)) for d in docs]
         for start in range(0, len(encoded), _INSERT_CHUNK):
@@ -359,12 +382,16 @@ class Collection:
                 replies = yield step(self._fetch(self.keys.ids, "ids", *chunk))
                 _, _, rows = self._rows(replies[-1])
                 yield _Matched([r for r in rows if matches(r.doc)])
+        elif isinstance(plan, ClaimsPlan):
+            replies = yield step(self._fetch(str(plan.index.unique_key), "claims", *plan.claims))
+            _, _, rows = self._rows(replies[-1], set())
+            yield _Matched([r for r in rows if matches(r.doc)])
         elif isinstance(plan, IndexPlan):
             seen: set[bytes] = set()
             for low, high in plan.ranges:
                 cursor: bytes = low
                 while True:
-                    replies = yield step(self._fetch(plan.index.key, "lex", cursor, high, size))
+                    replies = yield step(self._fetch(str(plan.index.key), "lex", cursor, high, size))
                     scanned, last, rows = self._rows(replies[-1], seen)
                     yield _Matched([r for r in rows if matches(r.doc)])
                     if scanned < size:
@@ -376,7 +403,7 @@ class Collection:
     def _sorted_batches(
         self, plan: SortPlan, matches: Callable[[dict[str, Any]], bool], pre: list[Request]
     ) -> _Batches:
-        replies = yield [*pre, ("HGET", self.keys.meta, plan.index.key)]
+        replies = yield [*pre, ("HGET", self.keys.meta, str(plan.index.key))]
         if replies[-1] not in (None, b"0"):
             # Some document holds an array or sub-document here: the index cannot give the order.
             yield from self._batches(plan.fallback, matches, [])
@@ -390,7 +417,7 @@ class Collection:
         for range_low, range_high in ranges:
             low, high = range_low, range_high
             while True:
-                reply = (yield [self._fetch(plan.index.key, mode, low, high, size)])[0]
+                reply = (yield [self._fetch(str(plan.index.key), mode, low, high, size)])[0]
                 scanned = int(reply[0])
                 out: list[_Row] = []
                 for i in range(2, len(reply), 3):

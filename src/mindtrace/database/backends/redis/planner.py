@@ -7,6 +7,8 @@ every candidate against the whole filter. So a plan is never wrong, only more or
 Pushed down:
 
 * ``_id`` equality and ``$in`` -> the documents with those ids (one read, no index).
+* equality and ``$in`` on a single-field unique index -> its claims hash (``HMGET``): such an
+  index keeps no sorted set, so it answers nothing else.
 * equality and ``$in`` on scalars, and ``$gt/$gte/$lt/$lte`` on numbers, strings, dates,
   ObjectIds and binaries, on the leading fields of a declared index -> ``ZRANGEBYLEX`` ranges.
 * a sort whose first key leads an index, with a limit -> walk that index in order and stop once
@@ -24,11 +26,26 @@ from typing import Any, Literal
 
 from bson import ObjectId
 
-from mindtrace.database.backends.redis.index_encoding import SEP, rank_prefix, sort_component
+from mindtrace.database.backends.redis.index_encoding import (
+    SEP,
+    rank_prefix,
+    sort_component,
+    unique_component,
+)
 from mindtrace.database.core.document import is_valid_id
 from mindtrace.database.query.compare import RANK_NUMBER, RANK_STRING, type_rank
 
-__all__ = ["IdsPlan", "IndexPlan", "LexRange", "Plan", "RedisIndex", "ScanPlan", "SortPlan", "plan_query"]
+__all__ = [
+    "ClaimsPlan",
+    "IdsPlan",
+    "IndexPlan",
+    "LexRange",
+    "Plan",
+    "RedisIndex",
+    "ScanPlan",
+    "SortPlan",
+    "plan_query",
+]
 
 _RANK_BINARY = 6
 _RANK_OBJECTID = 7
@@ -45,6 +62,8 @@ LexRange = tuple[bytes, bytes]
 class RedisIndex:
     """A declared index as stored in Redis: its sorted set and, when unique, its claims hash.
 
+    A single-field unique index has no sorted set (``key`` is None): its claims hash answers
+    equality and ``$in`` exactly, and skipping the sorted set halves the cost of maintaining it.
     ``skip_null``: documents whose value is null or missing at every field claim no unique value
     (MongoDB's sparse unique indexes); otherwise a second such document is a duplicate.
     """
@@ -52,9 +71,14 @@ class RedisIndex:
     name: str
     fields: tuple[str, ...]
     unique: bool
-    key: str
+    key: str | None
     unique_key: str | None
     skip_null: bool = False
+
+    @property
+    def sorted(self) -> bool:
+        """True when the index keeps a sorted set (ranges, sorts, prefix equality)."""
+        return self.key is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +106,15 @@ class IndexPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimsPlan:
+    """Read the documents owning these exact values in a unique index's claims hash."""
+
+    index: RedisIndex
+    claims: tuple[bytes, ...]
+    kind: Literal["claims"] = "claims"
+
+
+@dataclass(frozen=True, slots=True)
 class SortPlan:
     """Walk ``index`` in sort order (within ``ranges``) until ``needed`` documents matched.
 
@@ -97,7 +130,7 @@ class SortPlan:
     kind: Literal["sort"] = "sort"
 
 
-Plan = ScanPlan | IdsPlan | IndexPlan | SortPlan
+Plan = ScanPlan | IdsPlan | IndexPlan | ClaimsPlan | SortPlan
 
 _FULL: LexRange = (b"-", b"+")
 
@@ -127,6 +160,7 @@ def _scalar(value: Any) -> bytes | None:
 class _FieldConditions:
     equals: bytes | None = None
     any_of: list[bytes] | None = None
+    equal_values: list[Any] | None = None  # the raw values behind ``equals`` / ``any_of``
     lower: Any = None
     upper: Any = None
     has_lower: bool = False
@@ -141,16 +175,20 @@ def _field_conditions(filter: Mapping[str, Any]) -> dict[str, _FieldConditions]:
             component = _scalar(condition)
             if component is not None and cond.equals is None:
                 cond.equals = component
+                cond.equal_values = [condition]
             continue
         for op, operand in condition.items():
             if op == "$eq":
                 component = _scalar(operand)
                 if component is not None and cond.equals is None:
                     cond.equals = component
+                    cond.equal_values = [operand]
             elif op == "$in" and isinstance(operand, list | tuple) and cond.any_of is None:
                 components = [_scalar(v) for v in operand]
                 if all(c is not None for c in components):
                     cond.any_of = sorted({c for c in components if c is not None})
+                    if cond.equals is None:
+                        cond.equal_values = list(operand)
             elif op in _LOWER and not cond.has_lower and type_rank(operand) in _RANGE_RANKS:
                 cond.lower, cond.has_lower = operand, True
             elif op in _UPPER and not cond.has_upper and type_rank(operand) in _RANGE_RANKS:
@@ -187,7 +225,18 @@ class _Candidate:
     equality_fields: int
 
 
+def _claims_plan(index: RedisIndex, conditions: Mapping[str, _FieldConditions]) -> ClaimsPlan | None:
+    cond = conditions.get(index.fields[0])
+    if cond is None or cond.equal_values is None:
+        return None
+    if index.skip_null and any(v is None for v in cond.equal_values):
+        return None  # {field: null} also matches documents that claim nothing
+    return ClaimsPlan(index, tuple(dict.fromkeys(unique_component(v) for v in cond.equal_values)))
+
+
 def _index_candidate(index: RedisIndex, conditions: Mapping[str, _FieldConditions]) -> _Candidate | None:
+    if not index.sorted:
+        return None
     prefix = b""
     equal = 0
     for path in index.fields:
@@ -248,6 +297,11 @@ def plan_query(
     if ids is not None:
         return ids
     conditions = _field_conditions(filter)
+    for index in indexes:
+        if not index.sorted:
+            claims = _claims_plan(index, conditions)
+            if claims is not None:
+                return claims
     best: _Candidate | None = None
     for index in indexes:
         candidate = _index_candidate(index, conditions)
@@ -258,7 +312,7 @@ def plan_query(
         return base
     field, direction = sort[0]
     for index in indexes:
-        if index.fields[0] != field:
+        if not index.sorted or index.fields[0] != field:
             continue
         cond = conditions.get(field)
         restricted = _range_for(b"", cond) if cond is not None else None

@@ -29,6 +29,7 @@ class Scripts:
     """Every script the backend runs."""
 
     insert: LuaScript
+    insert_one: LuaScript
     replace: LuaScript
     delete: LuaScript
     purge: LuaScript
@@ -36,7 +37,7 @@ class Scripts:
 
     def all(self) -> tuple[LuaScript, ...]:
         """All scripts, for SCRIPT LOAD."""
-        return (self.insert, self.replace, self.delete, self.purge, self.fetch)
+        return (self.insert, self.insert_one, self.replace, self.delete, self.purge, self.fetch)
 
 
 def _read(name: str) -> str:
@@ -54,6 +55,7 @@ def load_scripts() -> Scripts:
     prelude = _read("prelude")
     return Scripts(
         insert=_script("insert", prelude=prelude),
+        insert_one=_script("insert_one", prelude=prelude),
         replace=_script("replace", prelude=prelude),
         delete=_script("delete", prelude=prelude),
         purge=_script("purge", prelude=prelude),
