@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from pymongo import MongoClient
 
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
+from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
 from mindtrace.database.core.backend import MindtraceODMBackend
+from mindtrace.database.testing.mongo_server import MongoTestTarget
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,26 @@ def _open_local(location: Any, model_cls: type[BaseModel]) -> MindtraceODMBacken
     return LocalODMBackend(model_cls, path=location)
 
 
+# ----------------------------------------------------------------------------- MongoDB
+
+
+@contextmanager
+def _mongo_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    # A fresh database on the session's server (SecantusDB, or MONGODB_URI), dropped afterwards.
+    target: MongoTestTarget = request.getfixturevalue("mongo_test_target")
+    name = target.new_database_name("conformance")
+    try:
+        yield target.url, name
+    finally:
+        with MongoClient(target.url) as client:
+            client.drop_database(name)
+
+
+def _open_mongo(location: Any, model_cls: type[BaseModel]) -> MindtraceODMBackend[Any]:
+    url, db_name = location
+    return MongoMindtraceODMBackend(model_cls, url, db_name)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     factory.name: factory
     for factory in [
@@ -75,5 +98,7 @@ BACKENDS: dict[str, BackendFactory] = {
             Capabilities(shared_database=False, persistent=False),
         ),
         BackendFactory("local-file", _local_file, _open_local),
+        # BSON dates are UTC instants: an aware datetime comes back as the same instant in UTC.
+        BackendFactory("mongo", _mongo_database, _open_mongo, Capabilities(keeps_utc_offset=False)),
     ]
 }
