@@ -7,18 +7,17 @@ The helpers here check arity and argument types and produce MongoDB-worded error
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
-from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Decimal128, MinKey
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.compare import MISSING, compare_values
+from mindtrace.database.query.type_codes import bson_type_name
 
 __all__ = [
     "INT32_MAX",
@@ -179,47 +178,6 @@ def integral_value(name: str, value: Any, what: str, *, bits: int = 32) -> int:
             operator=name,
         )
     return result
-
-
-def bson_type_name(value: Any) -> str:
-    """The BSON type alias MongoDB's ``$type`` reports for a Python value (``"missing"`` for MISSING)."""
-    if value is MISSING:
-        return "missing"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, Int64):
-        return "long"
-    if isinstance(value, int):
-        return "int" if INT32_MIN <= value <= INT32_MAX else "long"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, Decimal | Decimal128):
-        return "decimal"
-    if isinstance(value, Code):  # Code subclasses str
-        return "javascript"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, bytes | bytearray | uuid.UUID | Binary):
-        return "binData"
-    if isinstance(value, ObjectId):
-        return "objectId"
-    if isinstance(value, dt.datetime | dt.date):
-        return "date"
-    if isinstance(value, Timestamp):
-        return "timestamp"
-    if isinstance(value, re.Pattern | Regex):
-        return "regex"
-    if isinstance(value, MinKey):
-        return "minKey"
-    if isinstance(value, MaxKey):
-        return "maxKey"
-    return type(value).__name__
 
 
 _VARIABLE_NAME = re.compile(r"^(?:[a-z]|[^\x00-\x7f])(?:[A-Za-z0-9_]|[^\x00-\x7f])*$")

@@ -21,7 +21,7 @@ from mindtrace.database.query.bson_arithmetic import (
     is_integral,
     multiply_numbers,
 )
-from mindtrace.database.query.bson_text import bson_type_name, render_element, render_value
+from mindtrace.database.query.bson_text import render_element, render_value
 from mindtrace.database.query.compare import (
     MISSING,
     compare_values,
@@ -29,6 +29,7 @@ from mindtrace.database.query.compare import (
     to_number,
     values_equal,
 )
+from mindtrace.database.query.type_codes import bson_type_name
 from mindtrace.database.query.update_tree import (
     CODE_BAD_VALUE,
     CODE_PATH_NOT_VIABLE,
