@@ -9,6 +9,7 @@ backend cannot offer is described by ``Capabilities``; tests skip on those flags
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +20,13 @@ import pytest
 from pydantic import BaseModel
 from pymongo import MongoClient
 
+import redis
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
+from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
 from mindtrace.database.core.backend import MindtraceODMBackend
 from mindtrace.database.testing.mongo_server import MongoTestTarget
+from mindtrace.database.testing.redis_server import RedisServer, ServerKind, available_server_kinds
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,41 @@ def _open_mongo(location: Any, model_cls: type[BaseModel]) -> MindtraceODMBacken
     return MongoMindtraceODMBackend(model_cls, url, db_name)
 
 
+# ----------------------------------------------------------------------------- Redis / Valkey
+
+_REDIS_SERVERS = pytest.StashKey[dict[str, RedisServer]]()
+
+
+def _redis_server(request: pytest.FixtureRequest, kind: ServerKind) -> RedisServer:
+    # One throwaway server per kind per session, started on first use, stopped at session end.
+    servers = request.config.stash.setdefault(_REDIS_SERVERS, {})
+    if kind not in servers:
+        servers[kind] = RedisServer(kind).start()
+        request.config.add_cleanup(servers[kind].close)
+    return servers[kind]
+
+
+def _redis_database(kind: ServerKind) -> Callable[[pytest.FixtureRequest], AbstractContextManager[Any]]:
+    @contextmanager
+    def database(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+        # A key prefix of this test's own on the session's server; its keys are deleted afterwards.
+        server = _redis_server(request, kind)
+        prefix = f"conformance{uuid.uuid4().hex[:12]}"
+        try:
+            yield server.url, prefix
+        finally:
+            with redis.Redis.from_url(server.url) as client:
+                for key in client.scan_iter(match=f"{{{prefix}:*", count=1000):
+                    client.delete(key)
+
+    return database
+
+
+def _open_redis(location: Any, model_cls: type[BaseModel]) -> MindtraceODMBackend[Any]:
+    url, prefix = location
+    return RedisODMBackend(model_cls, url, key_prefix=prefix)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     factory.name: factory
     for factory in [
@@ -100,5 +139,6 @@ BACKENDS: dict[str, BackendFactory] = {
         BackendFactory("local-file", _local_file, _open_local),
         # BSON dates are UTC instants: an aware datetime comes back as the same instant in UTC.
         BackendFactory("mongo", _mongo_database, _open_mongo, Capabilities(keeps_utc_offset=False)),
+        *(BackendFactory(kind, _redis_database(kind), _open_redis) for kind in available_server_kinds()),
     ]
 }
