@@ -231,6 +231,9 @@ def check(loose: LocalODMBackend[Any], stored: list[dict[str, Any]], filter: dic
     if sure is not FALSE:
         certain = rows(loose, sure)
         assert certain <= matching, f"sure accepted rows that do not match: {plan.sure}"
+    checked = sql_and([plan.where, plan.check])
+    if checked is not FALSE:
+        assert rows(loose, checked) == rows(loose, sure) if sure is not FALSE else not rows(loose, checked)
     if plan.exact:
         assert where == matching
 

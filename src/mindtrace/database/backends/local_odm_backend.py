@@ -316,7 +316,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         cursor = db.execute(select, params)
         try:
             window = not engine_sort
-            flagged = not plan.exact and plan.sure is not FALSE
+            flagged = not plan.exact and plan.check is not FALSE
             decode = self._decode
             for record in cursor:
                 doc_id, text = record[0], record[1]
@@ -350,14 +350,14 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return [by_identity[id(d)] for d in ordered[skip:end]]
 
     def _select_sql(self, plan: FilterPlan, order: str) -> tuple[str, tuple[Any, ...]]:
-        if plan.exact or plan.sure is FALSE:
+        if plan.exact or plan.check is FALSE:
             return (
                 f"SELECT id, doc FROM {self._t} WHERE {plan.where.text} ORDER BY {order}",
                 plan.where.params,
             )
         return (
-            f"SELECT id, doc, ({plan.sure.text}) FROM {self._t} WHERE {plan.where.text} ORDER BY {order}",
-            (*plan.sure.params, *plan.where.params),
+            f"SELECT id, doc, ({plan.check.text}) FROM {self._t} WHERE {plan.where.text} ORDER BY {order}",
+            (*plan.check.params, *plan.where.params),
         )
 
     def _project(self, rows: list[_Row], query: FindQuery) -> list[dict[str, Any]]:
@@ -372,27 +372,31 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         from_document = self.codec.from_document
         return [from_document(r[2]) if r[2] is not None else from_json(r[0], r[1]) for r in rows]
 
+    def _read(self, query: FindQuery, fn: Callable[[sqlite3.Connection], T]) -> T:
+        # A sorted find runs probes before its query: both must see the same snapshot.
+        return self._db.read_snapshot(fn) if query.sort else self._db.read(fn)
+
     def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]:
         self._initialize_sync()
-        rows = self._sqlite(lambda: self._db.read_snapshot(lambda db: self._select(db, query, True)))
+        rows = self._sqlite(lambda: self._read(query, lambda db: self._select(db, query, True)))
         return self._project(rows, query)
 
     async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
         await self._initialize()
         rows = await self._sqlite_async(
-            self._db.read_async(lambda db: self._select(db, query, True), snapshot=True)
+            self._db.read_async(lambda db: self._select(db, query, True), snapshot=bool(query.sort))
         )
         return self._project(rows, query)
 
     def _find_models_sync(self, query: FindQuery) -> list[ModelT]:
         self._initialize_sync()
-        rows = self._sqlite(lambda: self._db.read_snapshot(lambda db: self._select(db, query, False)))
+        rows = self._sqlite(lambda: self._read(query, lambda db: self._select(db, query, False)))
         return self._models(rows)
 
     async def _find_models(self, query: FindQuery) -> list[ModelT]:
         await self._initialize()
         rows = await self._sqlite_async(
-            self._db.read_async(lambda db: self._select(db, query, False), snapshot=True)
+            self._db.read_async(lambda db: self._select(db, query, False), snapshot=bool(query.sort))
         )
         if len(rows) <= DEFAULT_BATCH_SIZE:
             return self._models(rows)
@@ -446,18 +450,18 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return self._find_models_sync(FindQuery(filter={}))
 
     # ================================================================== get
-    def _get_text(self, db: sqlite3.Connection, id: str) -> str | None:
+    def _get_text(self, db: sqlite3.Connection, *, id: str) -> str | None:
         row = db.execute(self._sql_get, (id,)).fetchone()
         return None if row is None else row[0]
 
     def _get_doc_sync(self, id: str) -> dict[str, Any] | None:
         self._initialize_sync()
-        text = self._sqlite(lambda: self._db.read(lambda db: self._get_text(db, id)))
+        text = self._sqlite(lambda: self._db.read(partial(self._get_text, id=id)))
         return None if text is None else self._decode(id, text)
 
     async def _get_doc(self, id: str) -> dict[str, Any] | None:
         await self._initialize()
-        text = await self._sqlite_async(self._db.read_async(lambda db: self._get_text(db, id)))
+        text = await self._sqlite_async(self._db.read_async(partial(self._get_text, id=id)))
         return None if text is None else self._decode(id, text)
 
     def get_sync(self, id: str) -> ModelT:
@@ -467,13 +471,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if not self._ready:
             self._initialize_sync()
         try:
-            conn = self._db.connection()
-            if conn.lock is None and conn.busy_ms:
-                # Hot path: a WAL read never waits for writers, so no retry wrapper is needed.
-                row = conn.db.execute(self._sql_get, (id,)).fetchone()
-                text = None if row is None else row[0]
-            else:
-                text = self._db.read(lambda db: self._get_text(db, id))
+            text = self._db.read(partial(self._get_text, id=id))
         except sqlite3.Error as e:
             raise self._translate(e) from e
         if text is None:
@@ -486,43 +484,44 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         id = str(id)
         if not self._ready:
             await self._initialize()
-        text = await self._sqlite_async(self._db.read_async(lambda db: self._get_text(db, id)))
+        text = await self._sqlite_async(self._db.read_async(partial(self._get_text, id=id)))
         if text is None:
             raise self._not_found(id)
         return self.codec.from_stored_json(id, text)
 
     # ================================================================== count
-    def _count_rows(self, db: sqlite3.Connection, filter: dict[str, Any]) -> int:
-        plan, predicate = self._plan(filter)
+    def _count_rows(
+        self, db: sqlite3.Connection, plan: FilterPlan, predicate: Callable[[], _Predicate]
+    ) -> int:
         if plan.where is FALSE:
             return 0
         t = self._t
         if plan.exact:
-            return int(
-                db.execute(f"SELECT count(*) FROM {t} WHERE {plan.where.text}", plan.where.params).fetchone()[
-                    0
-                ]
-            )
+            sql = f"SELECT count(*) FROM {t} WHERE {plan.where.text}"
+            return int(db.execute(sql, plan.where.params).fetchone()[0])
         total = 0
-        if plan.sure is not FALSE:
-            sure = sql_and([plan.where, plan.sure])
+        if plan.check is not FALSE:
+            sure = sql_and([plan.where, plan.check])
             total = int(db.execute(f"SELECT count(*) FROM {t} WHERE {sure.text}", sure.params).fetchone()[0])
-        doubt = sql_and([plan.where, sql_not(plan.sure)])
-        check = predicate()
+        doubt = sql_and([plan.where, sql_not(plan.check)])
         decode = self._decode
-        for id, text in db.execute(f"SELECT id, doc FROM {t} WHERE {doubt.text}", doubt.params):
-            if check(decode(id, text)):
+        for doc_id, text in db.execute(f"SELECT id, doc FROM {t} WHERE {doubt.text}", doubt.params):
+            if predicate()(decode(doc_id, text)):
                 total += 1
         return total
 
     def _count_sync(self, filter: dict[str, Any]) -> int:
         self._initialize_sync()
-        return self._sqlite(lambda: self._db.read_snapshot(lambda db: self._count_rows(db, filter)))
+        plan, predicate = self._plan(filter)
+        # Two statements (sure rows, rows in doubt) must see the same snapshot.
+        read = self._db.read if plan.exact else self._db.read_snapshot
+        return self._sqlite(lambda: read(lambda db: self._count_rows(db, plan, predicate)))
 
     async def _count(self, filter: dict[str, Any]) -> int:
         await self._initialize()
+        plan, predicate = self._plan(filter)
         return await self._sqlite_async(
-            self._db.read_async(lambda db: self._count_rows(db, filter), snapshot=True)
+            self._db.read_async(lambda db: self._count_rows(db, plan, predicate), snapshot=not plan.exact)
         )
 
     # ================================================================== insert
@@ -558,7 +557,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             error.failed = list(range(done, len(rows)))
             error.args = (
                 f"{error.args[0]}; insert_many stopped there: inputs 0-{done - 1} were stored, "
-                f"{len(rows) - done} were not" if done else f"{error.args[0]}; nothing was stored",
+                f"{len(rows) - done} were not"
+                if done
+                else f"{error.args[0]}; nothing was stored",
             )
         return error
 
@@ -632,15 +633,14 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if plan.exact:
             return int(db.execute(f"DELETE FROM {t} WHERE {plan.where.text}", plan.where.params).rowcount)
         deleted = 0
-        if plan.sure is not FALSE:
-            sure = sql_and([plan.where, plan.sure])
+        if plan.check is not FALSE:
+            sure = sql_and([plan.where, plan.check])
             deleted = int(db.execute(f"DELETE FROM {t} WHERE {sure.text}", sure.params).rowcount)
-        doubt = FilterPlan(sql_and([plan.where, sql_not(plan.sure)]), FALSE, False, True)
-        check = predicate()
+        doubt = FilterPlan(sql_and([plan.where, sql_not(plan.check)]), FALSE, FALSE, False, True)
         last, more = 0, True
         while more:
             last, page, more = self._page(db, doubt, last, _WRITE_BATCH)
-            doomed = [(rowid,) for rowid, doc_id, text, _ in page if check(self._decode(doc_id, text))]
+            doomed = [(rowid,) for rowid, doc_id, text, _ in page if predicate()(self._decode(doc_id, text))]
             if doomed:
                 db.executemany(self._sql_delete_rowid, doomed)
                 deleted += len(doomed)
@@ -810,9 +810,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     ) -> tuple[int, list[tuple[int, str, str, bool]], bool]:
         """One keyset page of candidate rows after rowid ``last``, in rowid order:
         (last rowid seen, [(rowid, id, stored JSON, surely matches)], more may follow)."""
-        flagged = not plan.exact and plan.sure is not FALSE
-        columns = f"rowid, id, doc, ({plan.sure.text})" if flagged else "rowid, id, doc"
-        params = (*plan.sure.params, last, *plan.where.params) if flagged else (last, *plan.where.params)
+        flagged = not plan.exact and plan.check is not FALSE
+        columns = f"rowid, id, doc, ({plan.check.text})" if flagged else "rowid, id, doc"
+        params = (*plan.check.params, last, *plan.where.params) if flagged else (last, *plan.where.params)
         batch = db.execute(
             f"SELECT {columns} FROM {self._t} WHERE rowid > ? AND ({plan.where.text}) "
             f"ORDER BY rowid LIMIT {int(size)}",
@@ -859,7 +859,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         order = sort_plan.order_by if sort_plan is not None else "rowid"
         tops = {path.split(".", 1)[0] for path, _ in query.sort}
         skeletons: list[dict[str, Any]] = []
-        flagged = not plan.exact and plan.sure is not FALSE
+        flagged = not plan.exact and plan.check is not FALSE
         select, params = self._select_sql(plan, order)
         select = select.replace("SELECT id, doc", "SELECT id, doc, rowid", 1)
         for record in db.execute(select, params):

@@ -185,12 +185,23 @@ class ModelCodec(Generic[ModelT]):
         self._id_keys = {ID_FIELD} | ({field.alias} if field is not None and field.alias else set())
         # Whether model_dump() output needs no to_engine_value pass (see _native_model).
         self._native = _native_model(model_cls)
-        # The key under which validation accepts the id (its alias when it has one), used to
-        # splice the id into stored JSON for model_validate_json.
+        # How from_stored_json puts the id into a model validated from stored JSON: assigned
+        # directly when the id field is a plain optional string nothing else validates
+        # (the common case: no string splicing), else spliced into the JSON under its key.
         result_field = self.result_cls.model_fields[ID_FIELD]
+        decorators = self.result_cls.__pydantic_decorators__
+        validated_fields = {f for d in decorators.field_validators.values() for f in d.info.fields}
+        self._assign_id = (
+            result_field.annotation in (str, str | None, typing.Optional[str])  # noqa: UP045 - both spellings
+            and not result_field.metadata
+            and not decorators.model_validators
+            and not validated_fields & {ID_FIELD, "*"}
+        )
         key = result_field.validation_alias if isinstance(result_field.validation_alias, str) else None
         key = key or result_field.alias or ID_FIELD
         self._json_id_prefix: str | None = '{"' + key + '":"' if '"' not in key and "\\" not in key else None
+        self._validate_json = self.result_cls.__pydantic_validator__.validate_json
+        self._validate_python = self.result_cls.__pydantic_validator__.validate_python
 
     def id_of(self, obj: BaseModel) -> str | None:
         """The id already set on ``obj`` (as a hex string), or None."""
@@ -216,7 +227,7 @@ class ModelCodec(Generic[ModelT]):
         """
         data = dict(doc)
         data[ID_FIELD] = str(data.pop("_id"))
-        return self.result_cls.model_validate(data, strict=False)
+        return self._validate_python(data, strict=False)  # type: ignore[no-any-return]
 
     def from_stored_json(self, id: str, text: str | bytes) -> ModelT:
         """Validate a document stored by a backend as typed JSON (see ``core.typed_json``,
@@ -227,10 +238,16 @@ class ModelCodec(Generic[ModelT]):
         Raises ``pydantic.ValidationError`` when the document does not fit the model.
         """
         raw = text if isinstance(text, str) else text.decode("utf-8")
-        prefix = self._json_id_prefix
-        if prefix is None or '"$' in raw:
-            doc: dict[str, Any] = {"_id": id}
-            doc.update(typed_json.loads(raw))
-            return self.from_document(doc)
-        spliced = prefix + id + ('",' + raw[1:] if len(raw) > 2 else '"}')
-        return self.result_cls.model_validate_json(spliced, strict=False)
+        if '"$' not in raw:
+            if self._assign_id:
+                obj = self._validate_json(raw, strict=False)
+                obj.__dict__[ID_FIELD] = id
+                obj.__pydantic_fields_set__.add(ID_FIELD)
+                return obj  # type: ignore[no-any-return]
+            prefix = self._json_id_prefix
+            if prefix is not None:
+                spliced = prefix + id + ('",' + raw[1:] if len(raw) > 2 else '"}')
+                return self._validate_json(spliced, strict=False)  # type: ignore[no-any-return]
+        doc: dict[str, Any] = {"_id": id}
+        doc.update(typed_json.loads(raw))
+        return self.from_document(doc)

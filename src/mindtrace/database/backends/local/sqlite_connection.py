@@ -90,6 +90,7 @@ class SqliteDatabase:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
         self.path = path
         self.timeout = timeout
+        self._busy_ms = int(timeout * 1000)
         self.synchronous = sync
         self.describe = describe
         self.is_memory = path == MEMORY
@@ -105,7 +106,7 @@ class SqliteDatabase:
     def _open(self) -> _Connection:
         if self._closed:
             raise DatabaseError(f"{self.describe} is closed; create a new backend to use it again")
-        busy_ms = int(self.timeout * 1000)
+        busy_ms = self._busy_ms
         try:
             db = sqlite3.connect(
                 self.path,
@@ -179,15 +180,24 @@ class SqliteDatabase:
         """Run ``fn`` (statements outside an explicit transaction) on this thread's connection,
         waiting up to ``timeout`` for a busy database. sqlite3 errors propagate unchanged."""
         conn = self.connection()
-        with self._using(conn) as db:
-            conn.set_busy(int(self.timeout * 1000))
-            return self._retry_sync(lambda: fn(db))
+        if conn.lock is None:  # hot path (files): no lock, no context manager
+            if conn.busy_ms != self._busy_ms:
+                conn.set_busy(self._busy_ms)
+            try:
+                return fn(conn.db)
+            except sqlite3.OperationalError as e:
+                if not is_busy(e):
+                    raise
+            return self._retry_sync(lambda: fn(conn.db))
+        with conn.lock:
+            conn.set_busy(self._busy_ms)
+            return self._retry_sync(lambda: fn(conn.db))
 
     def read_snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside one read transaction, so all its statements see the same data."""
         conn = self.connection()
         with self._using(conn) as db:
-            conn.set_busy(int(self.timeout * 1000))
+            conn.set_busy(self._busy_ms)
 
             def run() -> T:
                 db.execute("BEGIN")
@@ -204,7 +214,7 @@ class SqliteDatabase:
         is rolled back and the exception propagates. All or nothing."""
         conn = self.connection()
         with self._using(conn) as db:
-            conn.set_busy(int(self.timeout * 1000))
+            conn.set_busy(self._busy_ms)
             self._retry_sync(lambda: db.execute("BEGIN IMMEDIATE"))
             return self._finish(db, fn)
 
@@ -239,6 +249,14 @@ class SqliteDatabase:
         """:meth:`read` (or :meth:`read_snapshot`) for coroutines: runs inline; a busy database
         is awaited, not blocked on. ``fn`` must not await."""
         conn = self.connection()
+        if conn.lock is None and not snapshot:  # hot path (files): first try, inline
+            if conn.busy_ms:
+                conn.set_busy(0)
+            try:
+                return fn(conn.db)
+            except sqlite3.OperationalError as e:
+                if not is_busy(e):
+                    raise
         deadline = time.monotonic() + self.timeout
         delay = _FIRST_BACKOFF
         while True:

@@ -45,9 +45,8 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bson import Binary, ObjectId
 
@@ -60,10 +59,12 @@ __all__ = ["FALSE", "TRUE", "FilterPlan", "SortPlan", "Sql", "SqlitePushdown", "
 _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 _IN_LIST_LIMIT: Final = 500  # longer $in lists are bound as one JSON array (json_each)
+_SQL_OP: Final = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_PLAIN_NUMBERS: Final = frozenset({int, float})
+_STRINGS: Final = frozenset({str})
 
 
-@dataclass(frozen=True, slots=True)
-class Sql:
+class Sql(NamedTuple):
     """A SQL boolean expression and its ``?`` parameters, in text order."""
 
     text: str
@@ -74,34 +75,51 @@ TRUE: Final = Sql("1")
 FALSE: Final = Sql("0")
 
 
+def _kept(parts: Sequence[Sql], neutral: Sql, absorbing: Sql) -> list[Sql] | None:
+    # The parts that matter (neutral ones and repeats of the same object dropped), or None when
+    # an absorbing part decides the result. Hot path of every compilation: plain loops only.
+    kept: list[Sql] = []
+    for p in parts:
+        if p is absorbing:
+            return None
+        if p is neutral:
+            continue
+        for k in kept:
+            if k is p:
+                break
+        else:
+            kept.append(p)
+    return kept
+
+
+def _join(kept: list[Sql], op: str) -> Sql:
+    if len(kept) == 2:
+        a, b = kept
+        return Sql("(" + a.text + op + b.text + ")", a.params + b.params)
+    params: tuple[Any, ...] = ()
+    for p in kept:
+        params += p.params
+    return Sql("(" + op.join([p.text for p in kept]) + ")", params)
+
+
 def sql_and(parts: Sequence[Sql]) -> Sql:
     """Conjunction; TRUE parts vanish, a FALSE part makes it FALSE."""
-    kept = []
-    for p in parts:
-        if p is FALSE:
-            return FALSE
-        if p is not TRUE and p not in kept:
-            kept.append(p)
-    if not kept:
-        return TRUE
-    if len(kept) == 1:
-        return kept[0]
-    return Sql(" AND ".join(f"({p.text})" for p in kept), tuple(x for p in kept for x in p.params))
+    kept = _kept(parts, TRUE, FALSE)
+    if kept is None:
+        return FALSE
+    if len(kept) < 2:
+        return kept[0] if kept else TRUE
+    return _join(kept, ") AND (")
 
 
 def sql_or(parts: Sequence[Sql]) -> Sql:
     """Disjunction; FALSE parts vanish, a TRUE part makes it TRUE."""
-    kept = []
-    for p in parts:
-        if p is TRUE:
-            return TRUE
-        if p is not FALSE and p not in kept:
-            kept.append(p)
-    if not kept:
-        return FALSE
-    if len(kept) == 1:
-        return kept[0]
-    return Sql(" OR ".join(f"({p.text})" for p in kept), tuple(x for p in kept for x in p.params))
+    kept = _kept(parts, FALSE, TRUE)
+    if kept is None:
+        return TRUE
+    if len(kept) < 2:
+        return kept[0] if kept else FALSE
+    return _join(kept, ") OR (")
 
 
 def sql_not(p: Sql) -> Sql:
@@ -110,52 +128,64 @@ def sql_not(p: Sql) -> Sql:
         return FALSE
     if p is FALSE:
         return TRUE
-    return Sql(f"({p.text}) IS NOT 1", p.params)
+    return Sql("(" + p.text + ") IS NOT 1", p.params)
 
 
-@dataclass(frozen=True, slots=True)
-class _Bounds:
+class _Bounds(NamedTuple):
     sure: Sql  # lower bound: rows satisfying it match
     where: Sql  # upper bound: matching rows satisfy it
+    # Cheaper stand-in for ``sure`` on rows already satisfying ``where``: where AND check = sure.
+    check: Sql
 
 
-_UNKNOWN: Final = _Bounds(FALSE, TRUE)
-_NOTHING: Final = _Bounds(FALSE, FALSE)
+def _bounds(sure: Sql, where: Sql, check: Sql | None = None) -> _Bounds:
+    return _Bounds(sure, where, sure if check is None else check)
+
+
+_UNKNOWN: Final = _Bounds(FALSE, TRUE, FALSE)
+_NOTHING: Final = _Bounds(FALSE, FALSE, FALSE)
+_ALWAYS: Final = _Bounds(TRUE, TRUE, TRUE)
 
 
 def _and(bounds: Sequence[_Bounds]) -> _Bounds:
-    return _Bounds(sql_and([b.sure for b in bounds]), sql_and([b.where for b in bounds]))
+    if len(bounds) == 1:
+        return bounds[0]
+    return _Bounds(
+        sql_and([b.sure for b in bounds]),
+        sql_and([b.where for b in bounds]),
+        sql_and([b.check for b in bounds]),
+    )
 
 
 def _or(bounds: Sequence[_Bounds]) -> _Bounds:
-    return _Bounds(sql_or([b.sure for b in bounds]), sql_or([b.where for b in bounds]))
+    if len(bounds) == 1:
+        return bounds[0]
+    sure = sql_or([b.sure for b in bounds])
+    return _Bounds(sure, sql_or([b.where for b in bounds]), sure)
 
 
 def _not(b: _Bounds) -> _Bounds:
-    return _Bounds(sql_not(b.where), sql_not(b.sure))
+    sure = sql_not(b.where)
+    return _Bounds(sure, sql_not(b.sure), sure)
 
 
-@dataclass(frozen=True, slots=True)
-class FilterPlan:
+class FilterPlan(NamedTuple):
     """The SQL side of a filter (see the module docstring).
 
-    ``exact``: ``where`` alone selects exactly the matching rows. ``validated``: the compiler
-    recognised every operator and operand, so the filter is valid MongoDB and the engine need
-    not be consulted for rows ``sure`` accepts.
+    ``exact``: ``where`` alone selects exactly the matching rows. ``check``: on a row satisfying
+    ``where``, true exactly when ``sure`` is (often much cheaper: a type test). ``validated``:
+    the compiler recognised every operator and operand, so the filter is valid MongoDB and the
+    engine need not compile it unless a row is in doubt.
     """
 
     where: Sql
     sure: Sql
+    check: Sql
     exact: bool
     validated: bool
 
 
-class _UnvalidatedError(Exception):
-    """Internal: the filter uses something the compiler does not vouch for."""
-
-
-@dataclass(frozen=True, slots=True)
-class SortPlan:
+class SortPlan(NamedTuple):
     """``ORDER BY`` for a sort SQLite can do in MongoDB's order, valid only if no row satisfies
     any of ``probes`` (rows whose values SQLite would order differently from MongoDB)."""
 
@@ -164,16 +194,71 @@ class SortPlan:
 
 
 class _Path:
-    """SQL expressions for one dotted path."""
+    """SQL fragments for one dotted path, built once and reused by every filter on it."""
 
-    __slots__ = ("arrays", "json_type", "scalar", "x")
+    __slots__ = (
+        "arr_tail",
+        "arrays",
+        "eq",
+        "is_null",
+        "json_type",
+        "not_text",
+        "num_tail",
+        "number",
+        "object",
+        "objects",
+        "ops",
+        "scalar",
+        "tags",
+        "text",
+        "text_only",
+        "x",
+    )
 
-    def __init__(self, x: str, json_type: str, arrays: Sql, scalar: bool) -> None:
+    def __init__(self, x: str, jt: str, arrays: Sql, scalar: bool) -> None:
         self.x = x  # json_extract(doc, path)
-        self.json_type = json_type
+        self.json_type = jt
         self.arrays = arrays  # candidate branch: the value or a prefix is an array
         # Known to hold only null, numbers (no booleans) and strings for the rows in question.
         self.scalar = scalar
+        self.eq = x + " = ?"
+        self.ops = {op: f"{x} {sql} ?" for op, sql in _SQL_OP.items()}
+        self.is_null = Sql(x + " IS NULL")
+        self.number = Sql(jt + " IN ('integer','real')")
+        self.text = Sql(jt + " = 'text'")
+        self.object = Sql(jt + " = 'object'")
+        self.not_text = Sql(x + " < ''")  # numbers only (and NULL excluded by the comparison)
+        self.text_only = Sql(x + " >= ''")
+        self.objects = Sql(f"{x} >= '{{' AND {x} < '|'")
+        # Decimals, huge ints, NaN and infinities: stored as {"$n:...} text, compared by the engine.
+        self.tags = FALSE if scalar else Sql(f"{x} >= '{typed_json.NUMBER_TAG_PREFIX}' AND {x} < '{{\"$n;'")
+        # "OR <candidate branches>" suffixes, so hot paths build conditions by concatenation.
+        self.arr_tail = "" if arrays is FALSE else " OR (" + arrays.text + ")"
+        self.num_tail = ("" if self.tags is FALSE else " OR (" + self.tags.text + ")") + self.arr_tail
+
+    def candidates(self, cond: Sql, tail: str) -> Sql:
+        """``cond OR <tail branches>`` (the branches carry no parameters)."""
+        return Sql("(" + cond.text + ")" + tail, cond.params) if tail else cond
+
+    def both(self, cond: Sql, guard: Sql) -> Sql:
+        """``cond AND guard`` (the guard carries no parameters)."""
+        return Sql("(" + cond.text + ") AND (" + guard.text + ")", cond.params)
+
+
+class _Context:
+    """State of one compilation (the compiler object is shared between threads)."""
+
+    __slots__ = ("scalar", "validated")
+
+    def __init__(self, scalar: frozenset[str]) -> None:
+        self.scalar = scalar
+        self.validated = True
+
+    def unknown(self) -> _Bounds:
+        """No SQL restriction; and the engine must compile (validate) the filter up front, since
+        the compiler cannot vouch for what it did not understand."""
+        self.validated = False
+        return _UNKNOWN
 
 
 class SqlitePushdown:
@@ -183,14 +268,15 @@ class SqlitePushdown:
         self._array_paths = array_paths
         self._indexed = indexed_paths
         self._paths: dict[tuple[str, bool], _Path | None] = {}
-        self._scalar: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ paths
-    def _path(self, path: str) -> _Path | None:
-        scalar = path in self._scalar
+    def _path(self, path: str, ctx: _Context) -> _Path | None:
+        scalar = path in ctx.scalar
         cache_key = (path, scalar)
-        if cache_key in self._paths:
+        try:
             return self._paths[cache_key]
+        except KeyError:
+            pass
         compiled = None
         x = field_sql(path)
         jt = json_type_sql(path)
@@ -207,6 +293,15 @@ class SqlitePushdown:
         parts = path.split(".")
         return any(self._array_paths.may_be_array(".".join(parts[:i])) for i in range(1, len(parts)))
 
+    def _prefix_array_branches(self, path: str) -> list[Sql]:
+        parts = path.split(".")
+        out = []
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if self._array_paths.may_be_array(prefix):
+                out.append(Sql(f"{json_type_sql(prefix)} = 'array'"))
+        return out
+
     # ------------------------------------------------------------------ filters
     def compile(self, filter: Mapping[str, Any], scalar_paths: frozenset[str] = frozenset()) -> FilterPlan:
         """The SQL bounds of a MongoDB filter (an engine-normalised dict). Never raises for a
@@ -216,264 +311,210 @@ class SqlitePushdown:
         every row this filter can select (see :meth:`sort`): their array, tagged-number and
         boolean candidate branches are dropped, which lets an index deliver rows in sort order.
         """
-        self._scalar = scalar_paths
-        validated = True
-        try:
-            bounds = self._document(filter)
-        except _UnvalidatedError:
-            validated = False
-            try:
-                bounds = self._document(filter, lenient=True)
-            except _UnvalidatedError:  # pragma: no cover - lenient mode never raises
-                bounds = _UNKNOWN
-        return FilterPlan(bounds.where, bounds.sure, bounds.where == bounds.sure, validated)
+        ctx = _Context(scalar_paths)
+        b = self._document(filter, ctx)
+        exact = b.where == b.sure
+        return FilterPlan(b.where, b.sure, TRUE if exact else b.check, exact, ctx.validated)
 
-    def _document(self, filter: Any, lenient: bool = False) -> _Bounds:
+    def _document(self, filter: Any, ctx: _Context) -> _Bounds:
         if not isinstance(filter, Mapping):
-            return self._unknown(lenient)
+            return ctx.unknown()
         parts = []
         for key, value in filter.items():
             if not isinstance(key, str):
-                parts.append(self._unknown(lenient))
+                parts.append(ctx.unknown())
+            elif key[:1] != "$":
+                parts.append(self._field(key, value, ctx))
             elif key in ("$and", "$or", "$nor"):
                 if not isinstance(value, list | tuple) or not value:
-                    parts.append(self._unknown(lenient))
+                    parts.append(ctx.unknown())
                     continue
-                subs = [self._document(sub, lenient) for sub in value]
+                subs = [self._document(sub, ctx) for sub in value]
                 if key == "$and":
                     parts.append(_and(subs))
                 elif key == "$or":
                     parts.append(_or(subs))
                 else:
                     parts.append(_not(_or(subs)))
-            elif key == "$comment":
-                continue
-            elif key.startswith("$"):
-                parts.append(self._unknown(lenient))
-            else:
-                parts.append(self._field(key, value, lenient))
+            elif key != "$comment":
+                parts.append(ctx.unknown())
+        if not parts:
+            return _ALWAYS
         return _and(parts)
 
-    @staticmethod
-    def _unknown(lenient: bool) -> _Bounds:
-        if not lenient:
-            raise _UnvalidatedError
-        return _UNKNOWN
+    def _field(self, key: str, value: Any, ctx: _Context) -> _Bounds:
+        if type(value) is not dict and not isinstance(value, Mapping):
+            return self._eq(key, value, ctx)
+        operators = [k for k in value if isinstance(k, str) and k[:1] == "$"]
+        if not operators:
+            return self._eq(key, value, ctx)  # a whole embedded document
+        if len(operators) != len(value):
+            return ctx.unknown()  # mixes operators and fields: the engine reports it
+        ranges = [(op, arg) for op, arg in value.items() if op in _SQL_OP]
+        merged = self._range(key, ranges, ctx) if len(ranges) > 1 else None
+        parts = [
+            self._operator(key, op, arg, value, ctx)
+            for op, arg in value.items()
+            if merged is None or op not in _SQL_OP
+        ]
+        if merged is not None:
+            parts.append(merged)
+        return _and(parts)
 
-    def _field(self, key: str, value: Any, lenient: bool) -> _Bounds:
-        if (
-            isinstance(value, Mapping)
-            and value
-            and all(isinstance(k, str) and k.startswith("$") for k in value)
-        ):
-            ranges = [(op, arg) for op, arg in value.items() if op in _SQL_OP]
-            merged = self._range(key, ranges) if len(ranges) > 1 else None
-            parts = [
-                self._operator(key, op, arg, value, lenient)
-                for op, arg in value.items()
-                if merged is None or op not in _SQL_OP
-            ]
-            return _and([*parts, merged] if merged is not None else parts)
-        if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
-            return self._unknown(lenient)  # mixes operators and fields: the engine reports it
-        return self._eq(key, value, lenient)
-
-    def _operator(self, key: str, op: str, arg: Any, ops: Mapping[str, Any], lenient: bool) -> _Bounds:
+    def _operator(self, key: str, op: str, arg: Any, ops: Mapping[str, Any], ctx: _Context) -> _Bounds:
         if op == "$eq":
-            return self._eq(key, arg, lenient)
-        if op == "$ne":
-            return _not(self._eq(key, arg, lenient))
+            return self._eq(key, arg, ctx)
+        if op in _SQL_OP:
+            return self._compare(key, op, arg, ctx)
         if op in ("$in", "$nin"):
             if not isinstance(arg, list | tuple | set | frozenset):
-                return self._unknown(lenient)
-            bounds = self._in(key, list(arg), lenient)
+                return ctx.unknown()
+            bounds = self._in(key, list(arg), ctx)
             return bounds if op == "$in" else _not(bounds)
-        if op in ("$gt", "$gte", "$lt", "$lte"):
-            return self._compare(key, op, arg, lenient)
+        if op == "$ne":
+            return _not(self._eq(key, arg, ctx))
         if op == "$exists":
-            return self._exists(key) if arg else _not(self._exists(key))
+            return self._exists(key, ctx) if arg else _not(self._exists(key, ctx))
         if op == "$not":
-            if (
-                isinstance(arg, Mapping)
-                and arg
-                and all(isinstance(k, str) and k.startswith("$") for k in arg)
-            ):
-                return _not(self._field(key, arg, lenient))
-            return self._unknown(lenient)
+            if isinstance(arg, Mapping) and arg and all(isinstance(k, str) and k[:1] == "$" for k in arg):
+                return _not(self._field(key, arg, ctx))
+            return ctx.unknown()
         if op == "$options" and "$regex" in ops:
-            return _Bounds(TRUE, TRUE)  # part of $regex, which carries the decision
-        return self._unknown(lenient)
+            return _ALWAYS  # part of $regex, which carries the decision
+        return ctx.unknown()
 
     # ------------------------------------------------------------------ atoms
-    def _eq(self, key: str, value: Any, lenient: bool) -> _Bounds:
+    def _eq(self, key: str, value: Any, ctx: _Context) -> _Bounds:
         if key == "_id":
-            if isinstance(value, str):
+            if type(value) is str:
                 cond = Sql("id = ?", (value,))
-                return _Bounds(cond, cond)
-            return _UNKNOWN
-        p = self._path(key)
+                return _Bounds(cond, cond, TRUE)
+            return ctx.unknown()
+        p = self._path(key, ctx)
         if p is None:
-            return _UNKNOWN
-        x = p.x
-        if value is None:
-            null = Sql(f"{x} IS NULL")
-            sure = null if not self._prefix_arrays(key) else FALSE
-            return _Bounds(sure, sql_or([null, p.arrays]))
-        scalar = self._scalar_eq(p, value)
-        if scalar is None:
-            if _is_regex(value):
-                return self._unknown(lenient)
-            if isinstance(value, Mapping):
-                # Whole-document equality: only objects (or arrays holding one) can match.
-                return _Bounds(FALSE, sql_or([Sql(f"{x} >= '{{' AND {x} < '|'"), p.arrays]))
-            if isinstance(value, list | tuple):
-                return _Bounds(FALSE, p.arrays)
-            return _UNKNOWN
-        sure, candidate = scalar
-        return _Bounds(sure, sql_or([candidate, p.arrays]))
-
-    def _scalar_eq(self, p: _Path, value: Any) -> tuple[Sql, Sql] | None:
-        """(sure, candidate) for equality with a scalar, ignoring arrays; None if not a scalar."""
-        x, jt = p.x, p.json_type
-        if isinstance(value, bool):
-            cond = Sql(f"{x} = {int(value)}")
-            return sql_and([cond, Sql(f"{jt} = '{'true' if value else 'false'}'")]), cond
-        if isinstance(value, int | float):
-            if not _bindable_number(value):
-                return FALSE, TRUE
-            cond = Sql(f"{x} = ?", (value,))
+            return ctx.unknown()
+        t = type(value)
+        if t is str:
+            cond = Sql(p.eq, (value,))
+            if value[:1] in ("[", "{"):
+                sure = p.both(cond, p.text)
+                return _Bounds(sure, p.candidates(cond, p.arr_tail), sure)
+            return _Bounds(cond, p.candidates(cond, p.arr_tail), cond)
+        if (t is int or t is float) and _bindable_number(value):
+            cond = Sql(p.eq, (value,))
             if p.scalar:
-                return cond, cond
-            number = Sql(f"{jt} IN ('integer','real')")
-            # Decimals equal to the value are stored as tagged text.
-            return sql_and([cond, number]), sql_or([cond, _number_tags(x)])
-        if isinstance(value, str):
-            cond = Sql(f"{x} = ?", (value,))
-            sure = cond if value[:1] not in ("[", "{") else sql_and([cond, Sql(f"{jt} = 'text'")])
-            return sure, cond
+                return _Bounds(cond, p.candidates(cond, p.arr_tail), cond)
+            # Decimals equal to the value are stored as tagged text; true/false read as 1/0.
+            return _Bounds(p.both(cond, p.number), p.candidates(cond, p.num_tail), p.number)
+        if value is None:
+            sure = p.is_null if not self._prefix_arrays(key) else FALSE
+            return _Bounds(sure, sql_or([p.is_null, p.arrays]), sure)
+        if t is bool:
+            cond = Sql(f"{p.x} = {int(value)}")
+            is_bool = Sql(f"{p.json_type} = '{'true' if value else 'false'}'")
+            return _Bounds(sql_and([cond, is_bool]), sql_or([cond, p.arrays]), is_bool)
+        if isinstance(value, int | float):
+            return ctx.unknown()  # NaN, infinities, ints beyond 64 bits: the engine compares
         if isinstance(value, dt.date):
-            low = typed_json.DATE_PREFIX + typed_json.date_key(value) + '"'
-            cond = Sql(f"{x} >= ? AND {x} < ?", (low, low + "~"))
-            return sql_and([cond, Sql(f"{jt} = 'object'")]), cond
+            cond = self._date_range(p.x, "$eq", value)
+            return _Bounds(sql_and([cond, p.object]), sql_or([cond, p.arrays]), p.object)
         if isinstance(value, Decimal):
             bounds = _decimal_bounds(value)
             if bounds is None:
-                return FALSE, TRUE
-            cond = Sql(f"{x} >= ? AND {x} <= ?", bounds)
-            return FALSE, cond if p.scalar else sql_or([cond, _number_tags(x)])
+                return ctx.unknown()
+            cond = Sql(f"{p.x} >= ? AND {p.x} <= ?", bounds)
+            return _Bounds(FALSE, sql_or([cond, p.tags, p.arrays]), FALSE)
         if isinstance(value, uuid.UUID | ObjectId | bytes):
-            text = typed_json.value_text(value)
-            cond = Sql(f"{x} = ?", (text,))
             if isinstance(value, Binary) and value.subtype != 0:
-                return FALSE, TRUE
-            return sql_and([cond, Sql(f"{jt} = 'object'")]), cond
-        return None
+                return ctx.unknown()
+            cond = Sql(p.eq, (typed_json.value_text(value),))
+            sure = sql_and([cond, p.object])
+            return _Bounds(sure, sql_or([cond, p.arrays]), p.object)
+        if _is_regex(value):
+            return ctx.unknown()
+        if isinstance(value, Mapping):
+            # Whole-document equality: only objects (or arrays holding one) can match.
+            return _Bounds(FALSE, sql_or([p.objects, p.arrays]), FALSE)
+        if isinstance(value, list | tuple):
+            return _Bounds(FALSE, p.arrays, FALSE)
+        return ctx.unknown()
 
-    def _in(self, key: str, values: list[Any], lenient: bool) -> _Bounds:
+    def _in(self, key: str, values: list[Any], ctx: _Context) -> _Bounds:
         if any(_is_regex(v) for v in values):
-            return self._unknown(lenient)
+            return ctx.unknown()
         if not values:
             return _NOTHING
         if key == "_id":
-            if all(isinstance(v, str) for v in values):
+            if all(type(v) is str for v in values):
                 cond = _in_list("id", values)
-                return _Bounds(cond, cond)
-            return _UNKNOWN
-        p = self._path(key)
+                return _Bounds(cond, cond, TRUE)
+            return ctx.unknown()
+        p = self._path(key, ctx)
         if p is None:
-            return _UNKNOWN
-        strings = [v for v in values if isinstance(v, str)]
-        rest = [v for v in values if not isinstance(v, str)]
+            return ctx.unknown()
+        strings = [v for v in values if type(v) is str]
+        rest = [v for v in values if type(v) is not str]
         parts: list[_Bounds] = []
         if strings:
             cond = _in_list(p.x, strings)
             if any(s[:1] in ("[", "{") for s in strings):
-                parts.append(
-                    _Bounds(sql_and([cond, Sql(f"{p.json_type} = 'text'")]), sql_or([cond, p.arrays]))
-                )
+                sure = sql_and([cond, p.text])
+                parts.append(_Bounds(sure, sql_or([cond, p.arrays]), sure))
             else:
-                parts.append(_Bounds(cond, sql_or([cond, p.arrays])))
-        parts.extend(self._eq(key, v, lenient) for v in rest)
+                parts.append(_Bounds(cond, sql_or([cond, p.arrays]), cond))
+        parts.extend(self._eq(key, v, ctx) for v in rest)
         return _or(parts)
 
-    def _compare(self, key: str, op: str, value: Any, lenient: bool) -> _Bounds:
-        if _is_regex(value):
-            return _UNKNOWN
+    def _compare(self, key: str, op: str, value: Any, ctx: _Context) -> _Bounds:
         if key == "_id":
-            if isinstance(value, str):
+            if type(value) is str:
                 cond = Sql(f"id {_SQL_OP[op]} ?", (value,))
-                return _Bounds(cond, cond)
-            return _UNKNOWN
-        p = self._path(key)
-        if p is None:
-            return _UNKNOWN
-        x, jt = p.x, p.json_type
-        sql_op = _SQL_OP[op]
-        if isinstance(value, bool) or value is None:
-            return _UNKNOWN
-        if isinstance(value, int | float):
-            if not _bindable_number(value):
-                return _UNKNOWN
-            # ``x < ''`` keeps TEXT (strings, arrays, tagged values) out of an upper-open range.
-            cond = (
-                Sql(f"{x} {sql_op} ? AND {x} < ''", (value,))
-                if op in ("$gt", "$gte")
-                else Sql(f"{x} {sql_op} ?", (value,))
-            )
-            if p.scalar:
-                return _Bounds(cond, sql_or([cond, p.arrays]))
-            sure = sql_and([cond, Sql(f"{jt} IN ('integer','real')")])
-            return _Bounds(sure, sql_or([cond, _number_tags(x), p.arrays]))
-        if isinstance(value, Decimal):
-            bounds = _decimal_bounds(value)
-            if bounds is None:
-                return _UNKNOWN
-            low, high = bounds
-            cond = (
-                Sql(f"{x} >= ? AND {x} < ''", (low,)) if op in ("$gt", "$gte") else Sql(f"{x} <= ?", (high,))
-            )
-            tags = FALSE if p.scalar else _number_tags(x)
-            return _Bounds(FALSE, sql_or([cond, tags, p.arrays]))
-        if isinstance(value, str):
-            cond = (
-                Sql(f"{x} {sql_op} ?", (value,))
-                if op in ("$gt", "$gte")
-                else Sql(f"{x} {sql_op} ? AND {x} >= ''", (value,))
-            )
-            return _Bounds(sql_and([cond, Sql(f"{jt} = 'text'")]), sql_or([cond, p.arrays]))
-        if isinstance(value, dt.date):
-            cond = self._date_range(x, op, value)
-            return _Bounds(sql_and([cond, Sql(f"{jt} = 'object'")]), sql_or([cond, p.arrays]))
-        return _UNKNOWN
+                return _Bounds(cond, cond, TRUE)
+            return ctx.unknown()
+        return self._range(key, [(op, value)], ctx) or ctx.unknown()
 
-    def _range(self, key: str, ops: list[tuple[str, Any]]) -> _Bounds | None:
-        """Several of ``$gt/$gte/$lt/$lte`` on one path, merged into one SQL range so that an
-        index scans just the range (``x > ? AND x <= ?`` rather than two open-ended ranges).
-        None unless every operand is a plain number, or every one a string, or every one a date."""
-        p = None if key == "_id" else self._path(key)
+    def _range(self, key: str, ops: list[tuple[str, Any]], ctx: _Context) -> _Bounds | None:
+        """``$gt/$gte/$lt/$lte`` on one path (several merge into one SQL range, so an index scans
+        just that range). None unless every operand is a plain number, or every one a string, or
+        every one a date (other comparisons are left to the engine)."""
+        p = None if key == "_id" else self._path(key, ctx)
         if p is None:
             return None
         values = [v for _, v in ops]
-        x, jt = p.x, p.json_type
-        if all(isinstance(v, int | float) and not isinstance(v, bool) and _bindable_number(v) for v in values):
-            terms = [Sql(f"{x} {_SQL_OP[op]} ?", (v,)) for op, v in ops]
+        x = p.x
+        kinds = {type(v) for v in values}
+        if kinds <= _PLAIN_NUMBERS and all(_bindable_number(v) for v in values):
+            texts = [p.ops[op] for op, _ in ops]
             if not any(op in ("$lt", "$lte") for op, _ in ops):
-                terms.append(Sql(f"{x} < ''"))  # keep TEXT out of an upper-open range
-            cond = sql_and(terms)
+                texts.append(p.not_text.text)  # keep TEXT out of an upper-open range
+            cond = Sql(" AND ".join(texts), tuple(values))
             if p.scalar:
-                return _Bounds(cond, sql_or([cond, p.arrays]))
-            sure = sql_and([cond, Sql(f"{jt} IN ('integer','real')")])
-            return _Bounds(sure, sql_or([cond, _number_tags(x), p.arrays]))
-        if all(isinstance(v, str) for v in values):
-            terms = [Sql(f"{x} {_SQL_OP[op]} ?", (v,)) for op, v in ops]
+                return _Bounds(cond, p.candidates(cond, p.arr_tail), cond)
+            return _Bounds(p.both(cond, p.number), p.candidates(cond, p.num_tail), p.number)
+        if kinds == _STRINGS:
+            texts = [p.ops[op] for op, _ in ops]
             if not any(op in ("$gt", "$gte") for op, _ in ops):
-                terms.append(Sql(f"{x} >= ''"))  # keep NULL and numbers out
-            cond = sql_and(terms)
-            return _Bounds(sql_and([cond, Sql(f"{jt} = 'text'")]), sql_or([cond, p.arrays]))
+                texts.append(p.text_only.text)  # keep NULL and numbers out
+            cond = Sql(" AND ".join(texts), tuple(values))
+            sure = p.both(cond, p.text)
+            # Arrays and objects are TEXT too (their JSON): only a string row is sure. A string
+            # starting with "[" may have come in through the array branch only, though.
+            return _Bounds(sure, p.candidates(cond, p.arr_tail), p.text if p.arrays is FALSE else sure)
         if all(isinstance(v, dt.date) for v in values):
-            terms = [self._date_range(x, op, v) for op, v in ops]
-            cond = sql_and(terms)
-            return _Bounds(sql_and([cond, Sql(f"{jt} = 'object'")]), sql_or([cond, p.arrays]))
+            cond = sql_and([self._date_range(x, op, v) for op, v in ops])
+            return _Bounds(sql_and([cond, p.object]), sql_or([cond, p.arrays]), p.object)
+        if all(isinstance(v, Decimal | int | float) and not isinstance(v, bool) for v in values):
+            terms = []
+            for op, v in ops:
+                bounds = _decimal_bounds(Decimal(v) if isinstance(v, float) else v)
+                if bounds is None:
+                    return None
+                terms.append(
+                    Sql(f"{x} >= ? AND {x} < ''", (bounds[0],))
+                    if op in ("$gt", "$gte")
+                    else Sql(f"{x} <= ?", (bounds[1],))
+                )
+            return _Bounds(FALSE, sql_or([sql_and(terms), p.tags, p.arrays]), FALSE)
         return None
 
     @staticmethod
@@ -481,6 +522,8 @@ class SqlitePushdown:
         """Text range of stored dates compared with ``value`` (see ``typed_json.DATE_PREFIX``)."""
         key_text = typed_json.DATE_PREFIX + typed_json.date_key(value) + '"'
         family_low, family_high = typed_json.DATE_PREFIX, typed_json.DATE_PREFIX + "~"
+        if op == "$eq":  # the same instant, whatever the stored offset or zone after it
+            return Sql(f"{x} >= ? AND {x} < ?", (key_text, key_text + "~"))
         if op == "$gt":  # "~" sorts after the '"}' or '",' that ends an equal instant
             return Sql(f"{x} > ? AND {x} < ?", (key_text + "~", family_high))
         if op == "$gte":
@@ -489,23 +532,14 @@ class SqlitePushdown:
             return Sql(f"{x} >= ? AND {x} < ?", (family_low, key_text))
         return Sql(f"{x} >= ? AND {x} < ?", (family_low, key_text + "~"))
 
-    def _exists(self, key: str) -> _Bounds:
+    def _exists(self, key: str, ctx: _Context) -> _Bounds:
         if key == "_id":
-            return _Bounds(TRUE, TRUE)
-        p = self._path(key)
+            return _ALWAYS
+        p = self._path(key, ctx)
         if p is None:
-            return _UNKNOWN
+            return ctx.unknown()
         present = Sql(f"{p.json_type} IS NOT NULL")
-        return _Bounds(present, sql_or([present, *self._prefix_array_branches(key)]))
-
-    def _prefix_array_branches(self, path: str) -> list[Sql]:
-        parts = path.split(".")
-        out = []
-        for i in range(1, len(parts)):
-            prefix = ".".join(parts[:i])
-            if self._array_paths.may_be_array(prefix):
-                out.append(Sql(f"{json_type_sql(prefix)} = 'array'"))
-        return out
+        return _Bounds(present, sql_or([present, *self._prefix_array_branches(key)]), present)
 
     # ------------------------------------------------------------------ sorts
     def sort(self, sort: Sequence[tuple[str, int]]) -> SortPlan | None:
@@ -540,30 +574,25 @@ class SqlitePushdown:
         return SortPlan(", ".join(terms), tuple(probes))
 
 
-_SQL_OP: Final = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-
-
 def _is_regex(value: Any) -> bool:
     return hasattr(value, "pattern") and hasattr(value, "flags") and not isinstance(value, str | bytes)
 
 
 def _bindable_number(value: int | float) -> bool:
-    if isinstance(value, float):
+    if type(value) is float:
         return math.isfinite(value)
     return _INT64_MIN <= value <= _INT64_MAX
 
 
-def _number_tags(x: str) -> Sql:
-    # Decimals, huge ints, NaN and infinities: stored as {"$n:...} text, compared by the engine.
-    return Sql(f"{x} >= '{typed_json.NUMBER_TAG_PREFIX}' AND {x} < '{{\"$n;'")
-
-
-def _decimal_bounds(value: Decimal) -> tuple[float, float] | None:
+def _decimal_bounds(value: Decimal | int) -> tuple[float, float] | None:
     # A float interval surely containing every stored number equal to ``value``: SQLite compares
     # INTEGER and REAL exactly, so one ulp either side of the nearest double is enough.
-    if not value.is_finite():
+    if isinstance(value, Decimal) and not value.is_finite():
         return None
-    f = float(value)
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
     if not math.isfinite(f):
         return None
     return math.nextafter(f, -math.inf), math.nextafter(f, math.inf)
