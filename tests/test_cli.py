@@ -37,7 +37,7 @@ def run(args: list[str]) -> tuple[int, str]:
 
 
 def without_timings(text: str) -> str:
-    return re.sub(r"\d+\.\d ms", "<t>", text)
+    return re.sub(r" +\d+\.\d ms", " <t>", text)
 
 
 def expected_data(seed: int = 3, customers: int = 30, orders: int = 90) -> tuple[list[Customer], list[Order]]:
