@@ -108,6 +108,17 @@ def test_and_or_not_flatten_chains_only() -> None:
     assert raw | a == {"$or": [raw, a]}  # not dict's merge operator
 
 
+def test_augmented_assignment_combines_instead_of_merging() -> None:
+    a, b = User.age >= 18, User.name == "x"
+    either = a
+    either |= b
+    both = a
+    both &= b
+    assert either == {"$or": [a, b]}
+    assert both == {"$and": [a, b]}
+    assert a == {"age": {"$gte": 18}}  # unchanged
+
+
 def test_combine_with_non_dict_is_type_error() -> None:
     with pytest.raises(TypeError, match="both sides must be"):
         (User.age > 1) & 3  # type: ignore[operator]

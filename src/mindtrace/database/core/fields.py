@@ -54,6 +54,10 @@ class FilterExpr(dict[str, Any]):
     def __ror__(self, other: Mapping[str, Any]) -> FilterExpr:  # type: ignore[override]
         return _combine("$or", _as_filter(other, "|"), self)
 
+    def __ior__(self, other: Mapping[str, Any]) -> FilterExpr:  # type: ignore[override]
+        # dict's |= would merge keys in place; ``f |= g`` must mean ``f = f | g`` ($or) instead.
+        return _combine("$or", self, _as_filter(other, "|="))
+
     def __invert__(self) -> FilterExpr:
         return FilterExpr({"$nor": [self]})
 
@@ -129,7 +133,7 @@ class FieldPath:
                     f"{self._owner}.{name}",
                     _value_models(info.annotation),
                 )
-        valid = sorted({n for m in self._models for n in m.model_fields})
+        valid = list(dict.fromkeys(n for m in self._models for n in m.model_fields))
         raise AttributeError(
             f"{self._owner} has no field {name!r}; valid fields: {', '.join(valid) or '(none)'}"
         )
