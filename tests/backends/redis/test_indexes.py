@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 import redis
-from mindtrace.database import DuplicateInsertError
+from mindtrace.database import DuplicateInsertError, QueryError
 from mindtrace.database.backends.redis.index_encoding import members_for, unique_fields_for
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.indexes import Index
@@ -142,3 +142,14 @@ def test_new_index_is_built_for_existing_documents(make_backend: Any, raw: redis
     with pytest.raises(DuplicateInsertError) as caught:
         make_backend(V3).initialize_sync()
     assert caught.value.field == "sku" and caught.value.value == "s0"
+
+
+def test_update_many_refuses_documents_the_model_cannot_read(make_backend: Any, raw: redis.Redis) -> None:
+    people = make_backend(Person)
+    stored = people.insert_many_sync([Person(name=str(i), email=f"{i}@x", age=i) for i in range(3)])
+    with pytest.raises(QueryError, match="invalid for Person"):
+        people.update_many_sync({"age": {"$gte": 1}}, {"$set": {"age": "old"}})
+    with pytest.raises(QueryError):
+        people.update_many_sync({"name": "new"}, {"$set": {"age": "x"}}, upsert=True)
+    assert sorted(people.all_sync(), key=lambda p: p.age) == stored
+    assert_consistent(people, raw)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 import redis
-from mindtrace.database import DocumentNotFoundError
+from mindtrace.database import DocumentNotFoundError, QueryError
 from mindtrace.database.backends.redis.index_encoding import MAX_PAYLOAD
 from tests.backends.redis.conftest import tag_keys
 from tests.backends.redis.models import Person
@@ -85,3 +85,16 @@ def test_prefixes_and_collection_names_cannot_collide(
     assert weird.keys.tag != plain.keys.tag
     assert plain.delete_many_sync() == 2
     assert weird.count_sync() == 1
+
+
+def test_upserted_ids_must_be_object_ids(make_backend: Any, raw: redis.Redis) -> None:
+    people = make_backend(Person)
+    people.initialize_sync()
+    before = _snapshot(raw)
+    for bad in ["a:b*", "{x}", 5, "0" * 23]:
+        with pytest.raises(QueryError, match="_id"):
+            people.update_many_sync({"_id": bad}, {"$set": {"email": "e@x", "name": "n"}}, upsert=True)
+    assert _snapshot(raw) == before
+    good = "65f0c3aa0000000000000001"
+    result = people.update_many_sync({"_id": good}, {"$set": {"email": "e@x", "name": "n"}}, upsert=True)
+    assert result.upserted_id == good and people.get_sync(good).name == "n"

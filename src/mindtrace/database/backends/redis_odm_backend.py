@@ -17,13 +17,14 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from mindtrace.database.backends.redis.keys import KeySpace
 from mindtrace.database.backends.redis.operations import Collection, IndexDeclaration
 from mindtrace.database.backends.redis.scripts import load_scripts
 from mindtrace.database.backends.redis.shells import AsyncShell, SyncShell, redact_url
 from mindtrace.database.core.backend import FindQuery, MindtraceODMBackend, UpdateResult
+from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.core.indexes import index_specs
 
 __all__ = ["RedisODMBackend"]
@@ -159,6 +160,17 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
             raise self._not_found(id)
         return self.codec.from_document(doc)
 
+    def _check_document(self, doc: dict[str, Any]) -> None:
+        # An update may store only what the model can read back (as the Local backend does).
+        try:
+            self.codec.from_document(doc)
+        except ValidationError as e:
+            raise QueryError(
+                f"the update would leave document {doc.get('_id')!r} of collection "
+                f"{self.collection_name!r} invalid for {self.model_cls.__name__}: "
+                f"{e.errors(include_url=False)!r}; fix the update"
+            ) from e
+
     def _doc_ttl(self, ttl: TTL) -> int | None:
         return self.default_ttl_ms if ttl is None else _ttl_ms(ttl, "ttl")
 
@@ -205,7 +217,9 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         return result
 
     async def _update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
-        result: UpdateResult = await self._run(self._collection.update_many(filter, update, upsert))
+        result: UpdateResult = await self._run(
+            self._collection.update_many(filter, update, upsert, self._check_document)
+        )
         return result
 
     async def _delete(self, id: str) -> bool:
@@ -255,7 +269,9 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         return result
 
     def _update_many_sync(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
-        result: UpdateResult = self._run_sync(self._collection.update_many(filter, update, upsert))
+        result: UpdateResult = self._run_sync(
+            self._collection.update_many(filter, update, upsert, self._check_document)
+        )
         return result
 
     def _delete_sync(self, id: str) -> bool:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
+from bson import ObjectId
+
 from mindtrace.database.backends.redis.index_encoding import (
     indexed_values,
     members_for,
@@ -43,8 +45,8 @@ from mindtrace.database.backends.redis.planner import (
 from mindtrace.database.backends.redis.scripts import LuaScript, Scripts
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, UpdateResult
-from mindtrace.database.core.document import new_id
-from mindtrace.database.core.exceptions import DocumentTooLargeError, DuplicateInsertError
+from mindtrace.database.core.document import is_valid_id, new_id
+from mindtrace.database.core.exceptions import DocumentTooLargeError, DuplicateInsertError, QueryError
 from mindtrace.database.query import compile_filter, sort_documents
 from mindtrace.database.query.pipeline import CompiledAggregation
 from mindtrace.database.query.projection import compile_projection
@@ -550,13 +552,20 @@ class Collection:
         return len(rows)
 
     # ------------------------------------------------------------------ bulk writes
-    def update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> Op[UpdateResult]:
+    def update_many(
+        self,
+        filter: dict[str, Any],
+        update: Any,
+        upsert: bool,
+        check: Callable[[dict[str, Any]], None] = lambda doc: None,
+    ) -> Op[UpdateResult]:
         """Apply ``update`` to every matching document, each atomically (compare-and-set).
 
         A document changed by someone else between read and write is read again and re-checked.
-        All new versions are computed before anything is written, so an update the engine
-        rejects (``QueryError``) changes nothing. Raises ``DuplicateInsertError`` when a new
-        version breaks a unique constraint; that document is left as it was.
+        All new versions are computed and passed to ``check`` (which raises to refuse one, e.g.
+        when the model would reject it) before anything is written, so a refused update changes
+        nothing. Raises ``DuplicateInsertError`` when a new version breaks a unique constraint;
+        that document is left as it was.
         """
         matches = _predicate(filter)
         compiled = compile_update(update)
@@ -565,8 +574,19 @@ class Collection:
             if not upsert:
                 return UpdateResult(0, 0)
             doc = compiled.apply(upsert_seed(filter), is_upsert=True, filter=filter)
-            doc.setdefault("_id", new_id())
-            doc = {"_id": doc.pop("_id"), **doc}
+            id = doc.pop("_id", None)
+            if id is None:
+                id = new_id()
+            elif isinstance(id, ObjectId) or (isinstance(id, str) and is_valid_id(id)):
+                id = str(id)
+            else:
+                raise QueryError(
+                    f"cannot upsert into collection {self.keys.collection!r} with _id {id!r}: ids are "
+                    "24-hex ObjectIds; leave _id out of the filter to get a new one",
+                    operator="upsert",
+                )
+            doc = {"_id": id, **doc}
+            check(doc)
             yield from self.insert([doc], None)
             return UpdateResult(0, 0, str(doc["_id"]))
         matched = modified = 0
@@ -575,12 +595,12 @@ class Collection:
         for _ in range(_MAX_RETRIES):
             writes: list[tuple[dict[str, Any], ScriptCall]] = []
             for old, raw in pending:
-                # ``old`` was decoded from ``raw`` for this call only, so the engine may change it
-                # in place; "modified" means the stored bytes change, as in MongoDB.
+                # "Modified" means the stored bytes change, as in MongoDB.
                 new = compiled.apply(old, filter=filter)
                 matched += 1
                 encoded = self.encode(new)
                 if encoded != raw:
+                    check(new)
                     writes.append((new, self._replace_call(new, encoded, _sha(raw), "")))
             if not writes:
                 break
