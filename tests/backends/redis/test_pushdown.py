@@ -18,6 +18,14 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from mindtrace.database import QueryError
+from mindtrace.database.backends.redis.index_encoding import (
+    members_for,
+    sort_component,
+    sort_component_by_rank,
+    unique_component,
+    unique_component_by_rank,
+    unique_fields_for,
+)
 from mindtrace.database.backends.redis.planner import (
     ClaimsPlan,
     IdsPlan,
@@ -194,3 +202,15 @@ def test_unique_equality_uses_claims_and_equals_engine(make_backend: Any) -> Non
     # Ranges cannot use a claims hash: they scan, and still agree.
     assert isinstance(plan_query({"v": {"$gt": 1}}, indexes), ScanPlan)
     _check(backend, docs, {"v": {"$gt": 1}})
+
+
+@pytest.mark.parametrize("value", [*SCALARS, *COMPLEX, -(2**70), 3.5e-300, "x\x00" * 200], ids=repr)
+def test_fast_encoding_paths_equal_the_reference(value: Any) -> None:
+    assert sort_component(value) == sort_component_by_rank(value)
+    assert unique_component(value) == unique_component_by_rank(value)
+    # A top-level field takes a shortcut in members_for too; a nested path never does.
+    id = "65f0c3aa0000000000000000"
+    assert members_for({"x": value}, ("x",), id) == members_for({"o": {"x": value}}, ("o.x",), id)
+    assert unique_fields_for({"x": value}, ("x",), skip_null=False) == unique_fields_for(
+        {"o": {"x": value}}, ("o.x",), skip_null=False
+    )

@@ -51,7 +51,9 @@ __all__ = [
     "member_id",
     "members_for",
     "sort_component",
+    "sort_component_by_rank",
     "unique_component",
+    "unique_component_by_rank",
     "unique_fields_for",
 ]
 
@@ -226,6 +228,11 @@ def sort_component(value: Any) -> bytes | None:
     fast = _FAST_SORT.get(type(value))
     if fast is not None:
         return fast(value)  # type: ignore[no-any-return]
+    return sort_component_by_rank(value)
+
+
+def sort_component_by_rank(value: Any) -> bytes | None:
+    """``sort_component`` without the shortcuts for common types (the reference they must match)."""
     rank = type_rank(value)
     if rank not in _SCALAR_RANKS:
         return None
@@ -237,6 +244,11 @@ def unique_component(value: Any) -> bytes:
     fast = _FAST_EXACT.get(type(value))
     if fast is not None:
         return fast(value)  # type: ignore[no-any-return]
+    return unique_component_by_rank(value)
+
+
+def unique_component_by_rank(value: Any) -> bytes:
+    """``unique_component`` without the shortcuts for common types (the reference they must match)."""
     rank = type_rank(value)
     if rank in _SCALAR_RANKS:
         return _rank_byte(rank) + _escape(_scalar_payload(value, rank, exact=True))
