@@ -32,6 +32,7 @@ from mindtrace.database.backends.local.sqlite_pushdown import (
     FilterPlan,
     SortPlan,
     SqlitePushdown,
+    simple_kind,
     sql_and,
     sql_not,
 )
@@ -104,6 +105,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             describe=f"LocalODMBackend({model_cls.__name__}) on {self.path!r}",
         )
         self._ready = False
+        self._exact_sql: dict[str, str] = {}  # WHERE text -> windowed SELECT (exact filters)
         t = self._table.table
         self._t = t
         self._sql_get = f"SELECT doc FROM {t} WHERE id = ?"
@@ -298,10 +300,23 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return self._pushdown.compile(filter, scalar), predicate, sort_plan
 
     # ================================================================== find
-    def _select(self, db: sqlite3.Connection, query: FindQuery, decode_all: bool) -> list[_Row]:
+    def _select(self, db: sqlite3.Connection, *, query: FindQuery, decode_all: bool) -> list[_Row]:
         """Rows matching ``query`` in order, windowed by skip/limit. Row docs are decoded when
         the engine had to look at them, or for every row with ``decode_all``."""
-        plan, predicate, sort_plan = self._sorted_plan(db, query.filter, query.sort)
+        if not query.sort:
+            plan, predicate = self._plan(query.filter)
+            if plan.exact and plan.where is not FALSE:
+                # Hot path: SQL alone decides, windows and orders (insertion order).
+                sql = self._windowed_sql(plan)
+                window = -1 if query.limit is None else query.limit
+                found = db.execute(sql, (*plan.where.params, window, query.skip)).fetchall()
+                if decode_all:
+                    decode = self._decode
+                    return [(i, t, decode(i, t)) for i, t in found]
+                return [(i, t, None) for i, t in found]
+            sort_plan = None
+        else:
+            plan, predicate, sort_plan = self._sorted_plan(db, query.filter, query.sort)
         engine_sort = bool(query.sort) and sort_plan is None
         order = sort_plan.order_by if sort_plan is not None else "rowid"
         if plan.where is FALSE:
@@ -357,7 +372,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             )
         return (
             f"SELECT id, doc, ({plan.check.text}) FROM {self._t} WHERE {plan.where.text} ORDER BY {order}",
-            (*plan.check.params, *plan.where.params),
+            plan.check.params + plan.where.params,
         )
 
     def _project(self, rows: list[_Row], query: FindQuery) -> list[dict[str, Any]]:
@@ -378,25 +393,34 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
 
     def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]:
         self._initialize_sync()
-        rows = self._sqlite(lambda: self._read(query, lambda db: self._select(db, query, True)))
+        rows = self._sqlite(lambda: self._read(query, partial(self._select, query=query, decode_all=True)))
         return self._project(rows, query)
 
     async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
         await self._initialize()
         rows = await self._sqlite_async(
-            self._db.read_async(lambda db: self._select(db, query, True), snapshot=bool(query.sort))
+            self._db.read_async(
+                partial(self._select, query=query, decode_all=True), snapshot=bool(query.sort)
+            )
         )
         return self._project(rows, query)
 
     def _find_models_sync(self, query: FindQuery) -> list[ModelT]:
-        self._initialize_sync()
-        rows = self._sqlite(lambda: self._read(query, lambda db: self._select(db, query, False)))
+        if not self._ready:
+            self._initialize_sync()
+        select = partial(self._select, query=query, decode_all=False)
+        try:
+            rows = self._db.read_snapshot(select) if query.sort else self._db.read(select)
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
         return self._models(rows)
 
     async def _find_models(self, query: FindQuery) -> list[ModelT]:
         await self._initialize()
         rows = await self._sqlite_async(
-            self._db.read_async(lambda db: self._select(db, query, False), snapshot=bool(query.sort))
+            self._db.read_async(
+                partial(self._select, query=query, decode_all=False), snapshot=bool(query.sort)
+            )
         )
         if len(rows) <= DEFAULT_BATCH_SIZE:
             return self._models(rows)
@@ -405,6 +429,51 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             out.extend(self._models(rows[start : start + DEFAULT_BATCH_SIZE]))
             await asyncio.sleep(0)  # validating a large result: let other tasks run between batches
         return out
+
+    def _point_sql(self, filters: tuple[Any, ...], limit: int | None) -> tuple[str, tuple[Any, ...]] | None:
+        """SQL for the most common query — one filter ``{"field": plain value}`` (a string, an int,
+        a float) that SQL answers exactly, e.g. a lookup by a unique field — or None.
+
+        Skips the general path's normalisation and planning, which for a point lookup cost as
+        much as the lookup itself; the result is the same (checked by the tests).
+        """
+        if len(filters) != 1:
+            return None
+        f = filters[0]
+        if type(f) is not dict or len(f) != 1:
+            return None
+        for key, value in f.items():
+            if type(key) is not str or key[:1] == "$" or simple_kind(value) is None:
+                return None
+        plan = self._pushdown.compile(f)
+        if not plan.exact or plan.where is FALSE:
+            return None
+        return self._windowed_sql(plan), (*plan.where.params, -1 if limit is None else limit, 0)
+
+    def _windowed_sql(self, plan: FilterPlan) -> str:
+        """``SELECT ... WHERE <exact filter> ORDER BY rowid LIMIT ? OFFSET ?``, built once per shape."""
+        sql = self._exact_sql.get(plan.where.text)
+        if sql is None:
+            sql = f"SELECT id, doc FROM {self._t} WHERE {plan.where.text} ORDER BY rowid LIMIT ? OFFSET ?"
+            self._exact_sql[plan.where.text] = sql
+        return sql
+
+    def _point_sync(self, sql: str, params: tuple[Any, ...]) -> list[ModelT]:
+        if not self._ready:
+            self._initialize_sync()
+        try:
+            found = self._db.read(lambda db: db.execute(sql, params).fetchall())
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
+        from_json = self.codec.from_stored_json
+        return [from_json(i, t) for i, t in found]
+
+    async def _point(self, sql: str, params: tuple[Any, ...]) -> list[ModelT]:
+        if not self._ready:
+            await self._initialize()
+        found = await self._sqlite_async(self._db.read_async(lambda db: db.execute(sql, params).fetchall()))
+        from_json = self.codec.from_stored_json
+        return [from_json(i, t) for i, t in found]
 
     # Public find/get/all are overridden only to build models straight from the stored JSON
     # (Pydantic's model_validate_json) when no projection is asked for; arguments, results and
@@ -417,6 +486,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         limit: int | None = None,
         projection: ProjectionSpec = None,
     ) -> list[Any]:
+        if sort is None and not skip and projection is None and (limit is None or type(limit) is int):
+            point = self._point_sql(filters, limit or None)
+            if point is not None:
+                return await self._point(*point)
         query, shape = self._find_query(filters, sort, skip, limit, projection)
         if shape is None:
             return await self._find_models(query)
@@ -430,17 +503,39 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         limit: int | None = None,
         projection: ProjectionSpec = None,
     ) -> list[Any]:
+        if sort is None and not skip and projection is None and (limit is None or type(limit) is int):
+            point = self._point_sql(filters, limit or None)
+            if point is not None:
+                return self._point_sync(*point)
         query, shape = self._find_query(filters, sort, skip, limit, projection)
         if shape is None:
             return self._find_models_sync(query)
         return self._shape(self._find_docs_sync(query), shape)
 
     async def find_one(self, *filters: Any, sort: SortSpec = None, projection: ProjectionSpec = None) -> Any:
-        found = await self.find(*filters, sort=sort, limit=1, projection=projection)
+        point = self._point_sql(filters, 1) if sort is None and projection is None else None
+        if point is not None:
+            found_point = await self._point(*point)
+            return found_point[0] if found_point else None
+        query, shape = self._find_query(filters, sort, 0, 1, projection)
+        found = (
+            await self._find_models(query)
+            if shape is None
+            else self._shape(await self._find_docs(query), shape)
+        )
         return found[0] if found else None
 
     def find_one_sync(self, *filters: Any, sort: SortSpec = None, projection: ProjectionSpec = None) -> Any:
-        found = self.find_sync(*filters, sort=sort, limit=1, projection=projection)
+        point = self._point_sql(filters, 1) if sort is None and projection is None else None
+        if point is not None:
+            found_point = self._point_sync(*point)
+            return found_point[0] if found_point else None
+        query, shape = self._find_query(filters, sort, 0, 1, projection)
+        found = (
+            self._find_models_sync(query)
+            if shape is None
+            else self._shape(self._find_docs_sync(query), shape)
+        )
         return found[0] if found else None
 
     async def all(self) -> list[ModelT]:

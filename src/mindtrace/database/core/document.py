@@ -241,8 +241,8 @@ class ModelCodec(Generic[ModelT]):
         if '"$' not in raw:
             if self._assign_id:
                 obj = self._validate_json(raw, strict=False)
-                obj.__dict__[ID_FIELD] = id
-                obj.__pydantic_fields_set__.add(ID_FIELD)
+                obj.__dict__["id"] = id
+                obj.__pydantic_fields_set__.add("id")
                 return obj  # type: ignore[no-any-return]
             prefix = self._json_id_prefix
             if prefix is not None:

@@ -54,7 +54,18 @@ from mindtrace.database.backends.local.model_paths import ArrayPaths
 from mindtrace.database.backends.local.sqlite_schema import field_sql, json_type_sql
 from mindtrace.database.core import typed_json
 
-__all__ = ["FALSE", "TRUE", "FilterPlan", "SortPlan", "Sql", "SqlitePushdown", "sql_and", "sql_not", "sql_or"]
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "FilterPlan",
+    "SortPlan",
+    "Sql",
+    "SqlitePushdown",
+    "simple_kind",
+    "sql_and",
+    "sql_not",
+    "sql_or",
+]
 
 _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
@@ -268,6 +279,7 @@ class SqlitePushdown:
         self._array_paths = array_paths
         self._indexed = indexed_paths
         self._paths: dict[tuple[str, bool], _Path | None] = {}
+        self._simple: dict[tuple[str, str], _Template] = {}
 
     # ------------------------------------------------------------------ paths
     def _path(self, path: str, ctx: _Context) -> _Path | None:
@@ -311,6 +323,21 @@ class SqlitePushdown:
         every row this filter can select (see :meth:`sort`): their array, tagged-number and
         boolean candidate branches are dropped, which lets an index deliver rows in sort order.
         """
+        if len(filter) == 1 and not scalar_paths:
+            # The most common query, {"field": value}: its SQL depends only on the field and the
+            # kind of value, so it is built once per field and kind and reused.
+            for key, value in filter.items():
+                kind = simple_kind(value)
+                if kind is not None and type(key) is str:
+                    shape = (key, kind)
+                    template = self._simple.get(shape)
+                    if template is None:
+                        template = self._simple[shape] = _template(self._compile(filter, scalar_paths), value)
+                    if template is not _NO_TEMPLATE:
+                        return _from_template(template, value)
+        return self._compile(filter, scalar_paths)
+
+    def _compile(self, filter: Mapping[str, Any], scalar_paths: frozenset[str]) -> FilterPlan:
         ctx = _Context(scalar_paths)
         b = self._document(filter, ctx)
         exact = b.where == b.sure
@@ -572,6 +599,60 @@ class SqlitePushdown:
                 probes.append(Sql(f"{jt} NOT IN ('null','integer','real','text')"))
         terms.append("rowid")
         return SortPlan(", ".join(terms), tuple(probes))
+
+
+# A compiled {"field": value} filter with the value's place in each parameter tuple marked:
+# (where text, where slots, sure text, sure slots, check text, check slots, exact, validated),
+# a slot tuple holding True where the value goes and the constant otherwise.
+_Template = tuple[str, tuple[Any, ...], str, tuple[Any, ...], str, tuple[Any, ...], bool, bool]
+_NO_TEMPLATE: Final[_Template] = ("", (), "", (), "", (), False, False)
+_VALUE: Final = object()  # marks the value's position in a template's parameters
+
+
+def simple_kind(value: Any) -> str | None:
+    """What about a plain value decides the SQL of ``{"field": value}``: None unless the value is a
+    str, an int within 64 bits or a finite float (the values whose filters are compiled once)."""
+    t = type(value)
+    if t is str:
+        return "str[" if value[:1] in ("[", "{") else "str"
+    if t is int:
+        return "int" if _INT64_MIN <= value <= _INT64_MAX else None
+    if t is float:
+        return "float" if math.isfinite(value) else None
+    return None
+
+
+def _template(plan: FilterPlan, value: Any) -> _Template:
+    # Every parameter must be the value itself (identity), else the plan is not reusable.
+    def slots(sql: Sql) -> tuple[Any, ...] | None:
+        out = []
+        for p in sql.params:
+            if p is not value:
+                return None
+            out.append(_VALUE)
+        return tuple(out)
+
+    parts = [slots(plan.where), slots(plan.sure), slots(plan.check)]
+    if any(part is None for part in parts):
+        return _NO_TEMPLATE
+    w, s, c = parts
+    assert w is not None and s is not None and c is not None
+    return (plan.where.text, w, plan.sure.text, s, plan.check.text, c, plan.exact, plan.validated)
+
+
+def _filled(text: str, slots: tuple[Any, ...], value: Any) -> Sql:
+    if not slots:
+        # Keep the identity of the constants: callers test ``is TRUE`` / ``is FALSE``.
+        return TRUE if text == "1" else FALSE if text == "0" else Sql(text)
+    return Sql(text, (value,) * len(slots))
+
+
+def _from_template(template: _Template, value: Any) -> FilterPlan:
+    where_text, w, sure_text, s, check_text, c, exact, validated = template
+    where = _filled(where_text, w, value)
+    if exact:
+        return FilterPlan(where, where, TRUE, exact, validated)
+    return FilterPlan(where, _filled(sure_text, s, value), _filled(check_text, c, value), exact, validated)
 
 
 def _is_regex(value: Any) -> bool:
