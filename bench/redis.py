@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
+import redis
 import redis.asyncio
 from bson import ObjectId
 from pydantic import BaseModel
 
-import redis
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
 from mindtrace.database.core.indexes import Index
 from mindtrace.database.testing.redis_server import RedisServer

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import redis
+
 from mindtrace.database import DuplicateInsertError
 from mindtrace.database.backends.redis.index_encoding import members_for
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import pytest
-
 import redis
+
 from mindtrace.database import DocumentNotFoundError
 from tests.backends.redis.models import Person, Session
 from tests.backends.redis.test_indexes import assert_consistent

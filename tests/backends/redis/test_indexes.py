@@ -6,9 +6,9 @@ import random
 from typing import Annotated, Any
 
 import pytest
+import redis
 from pydantic import BaseModel
 
-import redis
 from mindtrace.database import DuplicateInsertError, QueryError
 from mindtrace.database.backends.redis.index_encoding import members_for, unique_fields_for
 from mindtrace.database.core import typed_json

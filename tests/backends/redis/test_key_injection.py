@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from pydantic import BaseModel
 
-import redis
 from mindtrace.database import DocumentNotFoundError, QueryError
 from mindtrace.database.backends.redis.index_encoding import MAX_PAYLOAD
 from tests.backends.redis.conftest import tag_keys

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+
 from mindtrace.database.backends.redis.keys import KeySpace, escape_name
 from mindtrace.database.core import typed_json
 from tests.backends.redis.conftest import tag_keys
