@@ -6,6 +6,7 @@ import os
 
 import pytest
 from beanie import Link
+from beanie.exceptions import CollectionWasNotInitialized
 from beanie.odm.fields import ExpressionField
 from beanie.operators import GT, And, In, RegEx
 from bson import DBRef, ObjectId
@@ -32,6 +33,8 @@ def test_documents_and_expressions_before_any_backend() -> None:
     assert dict(Fresh.hits > 1) == {"hits": {"$gt": 1}}
     assert dict(Fresh.id == "x") == {"_id": "x"}
     assert Fresh.get_settings().name is None  # parsed without a database
+    with pytest.raises(CollectionWasNotInitialized, match="not bound to a database yet"):
+        Fresh.get_pymongo_collection()
 
 
 async def test_subclasses_defined_after_initialisation_keep_their_defaults(mongo: Setup) -> None:

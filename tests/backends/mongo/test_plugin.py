@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from pydantic import BaseModel
 
-import redis
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend

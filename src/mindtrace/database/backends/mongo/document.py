@@ -17,10 +17,12 @@ import typing
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from beanie import BackLink, Document, Link
+from beanie.exceptions import CollectionWasNotInitialized
 from beanie.odm.fields import ExpressionField
 from beanie.odm.settings.document import DocumentSettings
 from bson import DBRef
 from pydantic import BaseModel
+from pymongo.asynchronous.collection import AsyncCollection
 
 from mindtrace.database.core.document import collection_name_for
 from mindtrace.database.core.fields import FieldPath
@@ -105,6 +107,22 @@ class MindtraceDocument(Document, metaclass=MindtraceDocumentMetaclass):
             cached = parse_settings(cls)
             cls._mindtrace_unbound_settings = cached
         return cached
+
+    @classmethod
+    def get_pymongo_collection(cls) -> AsyncCollection[dict[str, Any]]:
+        """The collection Beanie's own class-level calls use (``MyDoc.find(...)``, ``doc.save()``).
+
+        Raises ``CollectionWasNotInitialized`` (Beanie's error) until a backend, or
+        ``init_beanie``, has bound the class to a database.
+        """
+        collection: AsyncCollection[dict[str, Any]] | None = cls.get_settings().pymongo_collection
+        if collection is None:
+            raise CollectionWasNotInitialized(
+                f"{cls.__name__} is not bound to a database yet: Beanie calls on the class work once a "
+                "MongoMindtraceODMBackend using it has initialised (await backend.initialize()), or "
+                "after init_beanie"
+            )
+        return collection
 
 
 def parse_settings(cls: type[Document]) -> DocumentSettings:
