@@ -10,6 +10,10 @@ indexes, field expressions, ``Link`` fetching — and is initialised once per ba
 
 from __future__ import annotations
 
+from mindtrace.database.core.extras import require_extra
+
+require_extra("mongo", "beanie", "pymongo")
+
 import asyncio
 import dataclasses
 import datetime as dt

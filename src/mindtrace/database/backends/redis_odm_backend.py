@@ -13,6 +13,10 @@ pushed down, the query engine checks every candidate. See ``docs/redis.md``.
 
 from __future__ import annotations
 
+from mindtrace.database.core.extras import require_extra
+
+require_extra("redis", "redis")
+
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
