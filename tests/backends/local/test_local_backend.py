@@ -238,6 +238,27 @@ def test_model_validate_json_fast_path_matches_the_exact_path(make: MakeBackend)
     assert type(plains.get_sync(stored.id).score) is float
 
 
+def test_plain_models_still_tag_what_json_cannot_hold(make: MakeBackend) -> None:
+    class Measure(BaseModel):
+        id: str | None = None
+        value: float
+        count: int
+
+    class Tagged(Measure):
+        ref: uuid.UUID
+
+    measures = make(Measure)
+    odd = [Measure(value=float("nan"), count=1), Measure(value=float("-inf"), count=2**70)]
+    for m in measures.insert_many_sync(odd):
+        got = measures.get_sync(m.id)
+        assert (got.value != got.value and m.value != m.value) or got.value == m.value
+        assert got.count == m.count
+    # A subclass instance may carry fields the model does not declare: encoded exactly too.
+    stored = measures.insert_sync(Tagged(value=1.5, count=3, ref=uuid.UUID(int=9)))
+    text = measures._db.raw_execute("SELECT doc FROM Measure WHERE id = ?", (stored.id,))[0][0]
+    assert '"$uuid"' in text
+
+
 def test_models_without_id_and_with_aliases(make: MakeBackend) -> None:
     class Note(BaseModel):
         text_value: str = Field(alias="text")

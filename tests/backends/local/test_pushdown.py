@@ -217,6 +217,7 @@ def check(loose: LocalODMBackend[Any], stored: list[dict[str, Any]], filter: dic
     expected = [d["_id"] for d in stored if matches(filter, d)]
     assert ids(loose.find_sync(filter, projection={"a": 1})) == expected
     assert ids(loose.find_sync(filter)) == expected
+    assert ids(list(loose.iterate_sync(filter, batch_size=7))) == expected
     assert loose.count_sync(filter) == len(expected)
     # The bounds, checked in SQL against the engine's verdict on every row.
     plan = loose._pushdown.compile(filter)
@@ -267,7 +268,17 @@ def test_delete_many_agrees_with_the_engine(filter: dict[str, Any]) -> None:
         assert ids(backend._find_docs_sync(FindQuery(filter={}))) == expected
 
 
-SORT_PATHS = ["a", "b", "d", "b.c", "_id"]
+@pytest.mark.parametrize(
+    "filter", [{"a": 1}, {"a": {"$gt": 0}}, {"b.c": {"$exists": True}}, {"a": {"$ne": 2}}, {}], ids=repr
+)
+def test_update_many_touches_exactly_the_matches(filter: dict[str, Any]) -> None:
+    with LocalODMBackend(Loose, ":memory:") as backend:
+        backend.insert_many_sync([Loose.model_validate(d) for d in DOCS])
+        before = backend._find_docs_sync(FindQuery(filter={}))
+        expected = [d["_id"] for d in before if matches(filter, d)]
+        result = backend.update_many_sync(filter, {"$set": {"touched": True}})
+        assert (result.matched_count, result.modified_count) == (len(expected), len(expected))
+        assert ids(backend._find_docs_sync(FindQuery(filter={"touched": True}))) == expected
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from mindtrace.database.backends.local.model_paths import ArrayPaths
 from mindtrace.database.backends.local.sqlite_connection import SqliteDatabase, is_busy
 from mindtrace.database.backends.local.sqlite_pushdown import (
     FALSE,
+    TRUE,
     FilterPlan,
     SortPlan,
     SqlitePushdown,
@@ -46,7 +47,7 @@ from mindtrace.database.core.backend import (
     SortSpec,
     UpdateResult,
 )
-from mindtrace.database.core.document import is_valid_id, new_id
+from mindtrace.database.core.document import PlainDocument, is_valid_id, new_id
 from mindtrace.database.core.exceptions import (
     DatabaseError,
     DocumentTooLargeError,
@@ -223,7 +224,15 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     # ================================================================== encoding
     def _encode(self, doc: Mapping[str, Any]) -> tuple[str, str]:
         """(id, stored JSON) for an engine document; DocumentTooLargeError above 16 MiB."""
-        data = typed_json.dumps(doc)
+        floats = self.codec.plain_json_floats
+        plain = type(doc) is PlainDocument and floats is not None
+        if plain:
+            for name in floats:  # type: ignore[union-attr]
+                value = doc.get(name)
+                if type(value) is float and value - value != 0.0:  # NaN, infinity: tag them
+                    plain = False
+                    break
+        data = typed_json.dumps(doc, assume_plain=plain)
         doc_id = doc["_id"]
         # ``_id`` (a 24-hex string, first key as ModelCodec and the update engine write it) lives
         # in its own column: cut it out of the JSON rather than copying the dict without it.
@@ -731,10 +740,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if plan.check is not FALSE:
             sure = sql_and([plan.where, plan.check])
             deleted = int(db.execute(f"DELETE FROM {t} WHERE {sure.text}", sure.params).rowcount)
-        doubt = FilterPlan(sql_and([plan.where, sql_not(plan.check)]), FALSE, FALSE, False, True)
-        last, more = 0, True
-        while more:
-            last, page, more = self._page(db, doubt, last, _WRITE_BATCH)
+        doubt = self._scan(FilterPlan(sql_and([plan.where, sql_not(plan.check)]), FALSE, FALSE, False, True))
+        while not doubt.done:
+            page = doubt.next_page(db, _WRITE_BATCH)
             doomed = [(rowid,) for rowid, doc_id, text, _ in page if predicate()(self._decode(doc_id, text))]
             if doomed:
                 db.executemany(self._sql_delete_rowid, doomed)
@@ -760,9 +768,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         compiled = compile_update(update)
         plan, predicate = self._plan(filter)
         matched = modified = 0
-        last, more = 0, plan.where is not FALSE
-        while more:
-            last, page, more = self._page(db, plan, last, _WRITE_BATCH)
+        scan = self._scan(plan)
+        while not scan.done:
+            page = scan.next_page(db, _WRITE_BATCH)
             changes: list[tuple[str, int]] = []
             docs: list[dict[str, Any]] = []
             for rowid, doc_id, text, sure in page:
@@ -900,42 +908,21 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     def _iter_plan(self, query: FindQuery) -> tuple[FilterPlan, Callable[[], _Predicate]]:
         return self._plan(query.filter)
 
-    def _page(
-        self, db: sqlite3.Connection, plan: FilterPlan, last: int, size: int
-    ) -> tuple[int, list[tuple[int, str, str, bool]], bool]:
-        """One keyset page of candidate rows after rowid ``last``, in rowid order:
-        (last rowid seen, [(rowid, id, stored JSON, surely matches)], more may follow)."""
-        flagged = not plan.exact and plan.check is not FALSE
-        columns = f"rowid, id, doc, ({plan.check.text})" if flagged else "rowid, id, doc"
-        params = (*plan.check.params, last, *plan.where.params) if flagged else (last, *plan.where.params)
-        batch = db.execute(
-            f"SELECT {columns} FROM {self._t} WHERE rowid > ? AND ({plan.where.text}) "
-            f"ORDER BY rowid LIMIT {int(size)}",
-            params,
-        ).fetchall()
-        if not batch:
-            return last, [], False
-        exact = plan.exact
-        page = [(r[0], r[1], r[2], exact or (flagged and bool(r[3]))) for r in batch]
-        return batch[-1][0], page, len(batch) == size
+    def _scan(self, plan: FilterPlan) -> _Scan:
+        """A page-by-page reader of the rows that may match ``plan``, in rowid order."""
+        return _Scan(self._t, plan)
 
     def _next_batch(
-        self,
-        db: sqlite3.Connection,
-        plan: FilterPlan,
-        predicate: Callable[[], _Predicate],
-        last: int,
-        size: int,
-    ) -> tuple[int, list[dict[str, Any]], bool]:
-        """One keyset page in rowid order: (last rowid seen, matching docs, more may follow)."""
-        last, page, more = self._page(db, plan, last, size)
+        self, db: sqlite3.Connection, *, scan: _Scan, predicate: Callable[[], _Predicate], size: int
+    ) -> list[dict[str, Any]]:
+        """The matching documents of the scan's next page (empty when the scan is done)."""
         decode = self._decode
         out = []
-        for _, doc_id, text, sure in page:
+        for _, doc_id, text, sure in scan.next_page(db, size):
             doc = decode(doc_id, text)
             if sure or predicate()(doc):
                 out.append(doc)
-        return last, out, more
+        return out
 
     def _sorted_rowids(self, db: sqlite3.Connection, query: FindQuery) -> array[int]:
         """Rowids of the matching documents in sort order (SQL when it can, else the engine on
@@ -992,13 +979,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 yield from self._sqlite(partial(self._db.read, partial(self._fetch_rowids, rowids=chunk)))
             return
         plan, predicate = self._iter_plan(query)
-        if plan.where is FALSE:
-            return
-        last, more = 0, True
-        while more:
-            step = partial(self._next_batch, plan=plan, predicate=predicate, last=last, size=size)
-            last, docs, more = self._sqlite(partial(self._db.read, step))
-            yield from docs
+        scan = self._scan(plan)
+        step = partial(self._next_batch, scan=scan, predicate=predicate, size=size)
+        while not scan.done:
+            yield from self._sqlite(partial(self._db.read, step))
 
     async def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
         await self._initialize()
@@ -1017,13 +1001,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 await asyncio.sleep(0)
             return
         plan, predicate = self._iter_plan(query)
-        if plan.where is FALSE:
-            return
-        last, more = 0, True
-        while more:
-            step = partial(self._next_batch, plan=plan, predicate=predicate, last=last, size=size)
-            last, docs, more = await self._sqlite_async(self._db.read_async(step))
-            for doc in docs:
+        scan = self._scan(plan)
+        step = partial(self._next_batch, scan=scan, predicate=predicate, size=size)
+        while not scan.done:
+            for doc in await self._sqlite_async(self._db.read_async(step)):
                 yield doc
             await asyncio.sleep(0)  # a long scan must not hold the event loop
 
@@ -1047,6 +1028,63 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             return [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + select, params)]
 
         return self._sqlite(lambda: self._db.read(run))
+
+
+class _Scan:
+    """Reads the rows a filter plan may match in rowid order, one page per call, holding no
+    statement open between pages (so callers may write, or await, in between).
+
+    Without a ``WHERE`` restriction it pages by rowid (``rowid > last``). With one it first lists
+    the candidate rowids (SQLite is then free to use an index; paging by rowid would make it scan
+    the table in rowid order) and reads pages of those, re-checking ``WHERE`` on rows that changed
+    in between. Memory: 8 bytes per candidate.
+    """
+
+    def __init__(self, table: str, plan: FilterPlan) -> None:
+        self._table = table
+        self._plan = plan
+        self._flagged = not plan.exact and plan.check is not FALSE
+        self._columns = f"rowid, id, doc, ({plan.check.text})" if self._flagged else "rowid, id, doc"
+        self._rowids: array[int] | None = None
+        self._position = 0
+        self._last = 0
+        self.done = plan.where is FALSE
+
+    def next_page(self, db: sqlite3.Connection, size: int) -> list[tuple[int, str, str, bool]]:
+        """Up to ``size`` rows: (rowid, id, stored JSON, certainly matches). Sets ``done``."""
+        plan, columns = self._plan, self._columns
+        check_params = plan.check.params if self._flagged else ()
+        if plan.where is TRUE:
+            batch = db.execute(
+                f"SELECT {columns} FROM {self._table} WHERE rowid > ? ORDER BY rowid LIMIT {int(size)}",
+                (*check_params, self._last),
+            ).fetchall()
+            self.done = len(batch) < size
+        else:
+            if self._rowids is None:
+                self._rowids = array(
+                    "q",
+                    sorted(
+                        r[0]
+                        for r in db.execute(
+                            f"SELECT rowid FROM {self._table} WHERE {plan.where.text}", plan.where.params
+                        )
+                    ),
+                )
+            chunk = self._rowids[self._position : self._position + size]
+            self._position += size
+            self.done = self._position >= len(self._rowids)
+            if not chunk:
+                return []
+            batch = db.execute(
+                f"SELECT {columns} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?)) "
+                f"AND ({plan.where.text}) ORDER BY rowid",
+                (*check_params, typed_json.dumps_text(chunk.tolist()), *plan.where.params),
+            ).fetchall()
+        if batch:
+            self._last = batch[-1][0]
+        exact, flagged = plan.exact, self._flagged
+        return [(r[0], r[1], r[2], exact or (flagged and bool(r[3]))) for r in batch]
 
 
 class _TableCollections(Mapping[str, Sequence[Mapping[str, Any]]]):

@@ -26,7 +26,7 @@ from pydantic_core import MultiHostUrl, Url
 
 from mindtrace.database.core import typed_json
 
-__all__ = ["ModelCodec", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
+__all__ = ["ModelCodec", "PlainDocument", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -100,6 +100,15 @@ def to_engine_value(value: Any) -> Any:
     return value
 
 
+class PlainDocument(dict[str, Any]):
+    """An engine document made by :meth:`ModelCodec.to_document` from an instance of exactly the
+    codec's model, whose field types keep every value plain JSON except possibly NaN/infinity in
+    the float fields named by ``ModelCodec.plain_json_floats``. Storage codecs may then skip
+    their type-tagging pass (``typed_json.dumps(assume_plain=True)``). Otherwise a plain dict."""
+
+    __slots__ = ()
+
+
 _id_models: dict[type[BaseModel], type[BaseModel]] = {}
 
 
@@ -170,6 +179,76 @@ def _native_model(model_cls: type[BaseModel], seen: set[type] | None = None) -> 
     return all(_native_annotation(info.annotation, seen) for info in model_cls.model_fields.values())
 
 
+# Leaf classes whose values orjson plus typed_json's default hook store exactly (no UUID: orjson
+# would write it as a plain string; floats are handled separately: NaN and infinities).
+_PLAIN_JSON_LEAVES: Final = (str, int, bool, dt.date, dt.time, dt.timedelta, Decimal, bytes, ObjectId)
+
+
+def _plain_json_annotation(annotation: Any, seen: set[type]) -> bool:
+    # Values of this annotation reach storage exactly through one orjson.dumps (ints beyond 64
+    # bits make orjson raise, which callers catch); floats are never plain below the top level.
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _plain_json_annotation(typing.get_args(annotation)[0], seen)
+    if origin is Union or origin is types.UnionType:
+        return all(_plain_json_annotation(a, seen) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return all(type(v) in (str, int, bool, type(None)) for v in typing.get_args(annotation))
+    if origin is list:
+        args = typing.get_args(annotation)
+        return bool(args) and _plain_json_annotation(args[0], seen)
+    if origin is not None or not isinstance(annotation, type):
+        return annotation is type(None)
+    if annotation is type(None):
+        return True
+    if issubclass(annotation, BaseModel):
+        return _plain_json_model(annotation, seen) is not None and not _model_floats(annotation)
+    if issubclass(annotation, enum.Enum | float):
+        return False
+    return annotation in _PLAIN_JSON_LEAVES or (
+        issubclass(annotation, ObjectId) and annotation.__module__.startswith(("bson", "beanie"))
+    )
+
+
+def _model_floats(model_cls: type[BaseModel]) -> list[str]:
+    out = []
+    for name, info in model_cls.model_fields.items():
+        alternatives = [info.annotation]
+        origin = typing.get_origin(info.annotation)
+        if origin is Union or origin is types.UnionType:
+            alternatives = list(typing.get_args(info.annotation))
+        if float in alternatives:
+            out.append(info.alias or name)
+    return out
+
+
+def _plain_json_model(model_cls: type[BaseModel], seen: set[type] | None = None) -> tuple[str, ...] | None:
+    """The stored names of the float fields to check for NaN/infinity when every other value of
+    a dump of ``model_cls`` goes to JSON exactly through one ``orjson.dumps``; None otherwise."""
+    seen = set() if seen is None else seen
+    if model_cls in seen:
+        return ()
+    seen.add(model_cls)
+    if not _native_model(model_cls):
+        return None
+    floats = []
+    for name, info in model_cls.model_fields.items():
+        key = info.alias or name
+        if key.startswith("$"):
+            return None  # stored keys starting with "$" are escaped by the full encoder
+        annotation = info.annotation
+        origin = typing.get_origin(annotation)
+        alternatives = (
+            list(typing.get_args(annotation)) if origin in (Union, types.UnionType) else [annotation]
+        )
+        if float in alternatives:
+            floats.append(key)
+            alternatives = [a for a in alternatives if a is not float]
+        if not all(_plain_json_annotation(a, seen) for a in alternatives):
+            return None
+    return tuple(floats)
+
+
 class ModelCodec(Generic[ModelT]):
     """Converts between one model class and engine documents; one instance per backend."""
 
@@ -185,6 +264,9 @@ class ModelCodec(Generic[ModelT]):
         self._id_keys = {ID_FIELD} | ({field.alias} if field is not None and field.alias else set())
         # Whether model_dump() output needs no to_engine_value pass (see _native_model).
         self._native = _native_model(model_cls)
+        # Float fields to check before a dump of this model may skip the typed-JSON pass (see
+        # typed_json.dumps(assume_plain=True)); None: every dump needs the pass.
+        self.plain_json_floats: tuple[str, ...] | None = _plain_json_model(model_cls)
         # How from_stored_json puts the id into a model validated from stored JSON: assigned
         # directly when the id field is a plain optional string nothing else validates
         # (the common case: no string splicing), else spliced into the JSON under its key.
@@ -214,7 +296,10 @@ class ModelCodec(Generic[ModelT]):
         data = obj.model_dump(mode="python", by_alias=True)
         for key in self._id_keys:
             data.pop(key, None)
-        doc: dict[str, Any] = {"_id": id}
+        cls = type(obj)
+        # A subclass instance may carry fields of any type: only the codec's own classes vouch.
+        plain = self.plain_json_floats is not None and (cls is self.model_cls or cls is self.result_cls)
+        doc: dict[str, Any] = PlainDocument(_id=id) if plain else {"_id": id}
         doc.update(data if self._native else to_engine_value(data))
         return doc
 

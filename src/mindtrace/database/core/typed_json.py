@@ -256,11 +256,20 @@ def _prepare(value: Any) -> Any:
 _DUMPS_OPTIONS: Final = orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def dumps(doc: Any) -> bytes:
+def dumps(doc: Any, *, assume_plain: bool = False) -> bytes:
     """Encode an engine document (or any value) as compact UTF-8 JSON with type tags.
 
+    ``assume_plain=True`` skips the pass that looks for what orjson would store inexactly (UUIDs,
+    NaN/infinity, ``$`` or non-string keys): the caller vouches for their absence, e.g. because
+    the document is the dump of a model whose types exclude them. Ints beyond 64 bits are still
+    caught (orjson refuses them and the full pass takes over).
     Raises ``TypeError`` naming the type of a value that cannot be stored.
     """
+    if assume_plain:
+        try:
+            return orjson.dumps(doc, default=_orjson_default, option=_DUMPS_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass  # a huge int (or an unsupported type): the full pass handles or names it
     if needs_tagging(doc):
         doc = _prepare(doc)
     try:
