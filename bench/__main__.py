@@ -2,8 +2,8 @@
 
 A benchmark module is any ``bench/<name>.py`` with a ``main(argv)`` function; each runs with its
 own defaults, or with its smoke-run arguments under ``--quick``. ``--only NAME`` (repeatable)
-picks modules. A module that fails is reported and the others still run; the exit status is 1
-if any failed.
+picks modules, by module name or without the ``bench_`` prefix (``--only matches``). A module
+that fails is reported and the others still run; the exit status is 1 if any failed.
 """
 
 from __future__ import annotations
@@ -45,21 +45,29 @@ def run_module(name: str, quick: bool) -> bool:
     return status in (None, 0)
 
 
+def _short(name: str) -> str:
+    return name.removeprefix("bench_")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the selected benchmarks; returns the exit status."""
     names = available()
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    by_short = {_short(n): n for n in names}
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run every benchmark module and print their tables."
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     parser.add_argument(
         "--only",
         action="append",
         metavar="NAME",
-        choices=names,
-        help=f"run only this module (of: {', '.join(names)})",
+        choices=sorted({*names, *by_short}),
+        help=f"run only this module, repeatable (of: {', '.join(by_short)})",
     )
     args = parser.parse_args(argv)
+    selected = [by_short.get(n, n) for n in args.only] if args.only else names
     failed: list[str] = []
-    for name in args.only or names:
+    for name in dict.fromkeys(selected):
         print(f"=== bench.{name}{' (quick)' if args.quick else ''} ===", flush=True)
         try:
             ok = run_module(name, args.quick)

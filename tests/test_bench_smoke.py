@@ -30,7 +30,7 @@ def test_every_benchmark_module_runs_quick() -> None:
 
 def test_only_selects_one_module_and_rejects_unknown_names() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "bench_matches"],
+        [sys.executable, "-m", "bench", "--quick", "--only", "matches"],
         cwd=ROOT,
         capture_output=True,
         text=True,
