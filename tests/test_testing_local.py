@@ -13,10 +13,11 @@ from pydantic import BaseModel
 
 from mindtrace.database import LocalODMBackend, MindtraceModel
 
-if TYPE_CHECKING:  # imported for typing only: pytest_plugins below must import the module first
+if TYPE_CHECKING:
     from mindtrace.database.testing.local import LocalBackendFactory
 
-pytest_plugins = ["mindtrace.database.testing.local"]
+# The fixtures come from the package's pytest plugin (tests/conftest.py), which re-exports those
+# of mindtrace.database.testing.local; the last test checks that module on its own.
 
 
 class Pet(MindtraceModel):
