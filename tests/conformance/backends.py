@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from pydantic import BaseModel
 from pymongo import MongoClient
 
-import redis
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
