@@ -597,24 +597,39 @@ _ITERATE = """
 import gc, resource, sys
 from bench.local import BenchDoc
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
+
+
+def peak_kib():
+    # VmHWM is this process's own peak RSS; ru_maxrss would include the parent's peak on Linux,
+    # which survives fork + exec.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+
+
 backend = LocalODMBackend(BenchDoc, sys.argv[1])
 backend.initialize_sync()
 next(backend.iterate_sync(batch_size=1000))  # warm up: connection, statements, validators
 gc.collect()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kib()
 seen = 0
 total = 0.0
 for doc in backend.iterate_sync(batch_size=1000):
     seen += 1
     total += doc.score
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_kib()
 print(seen, before, after)
 """
 
 
 def measure_iterate_memory(docs: int, directory: Path) -> tuple[int, float, float]:
     """(documents seen, peak RSS before, peak RSS after, in MiB) of iterating ``docs`` stored
-    documents in a fresh process. Linux reports ru_maxrss in KiB, macOS in bytes."""
+    documents in a fresh process."""
     path = _fresh(directory / "memory.db")
     env = {
         **os.environ,
@@ -625,8 +640,7 @@ def measure_iterate_memory(docs: int, directory: Path) -> tuple[int, float, floa
         [sys.executable, "-c", _ITERATE, str(path)], check=True, env=env, capture_output=True, text=True
     ).stdout.split()
     seen, before, after = int(out[0]), int(out[1]), int(out[2])
-    per_mib = 1024 if sys.platform != "darwin" else 1024 * 1024
-    return seen, before / per_mib, after / per_mib
+    return seen, before / 1024, after / 1024
 
 
 # ----------------------------------------------------------------------------- entry points

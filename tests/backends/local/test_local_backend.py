@@ -301,6 +301,12 @@ def test_lookup_reads_other_tables_lazily(make: MakeBackend) -> None:
         [{"$lookup": {"from": "nope", "localField": "name", "foreignField": "x", "as": "o"}}]
     )
     assert all(doc["o"] == [] for doc in missing)
+    # A table that is not a collection of this package (another app's) counts as empty too.
+    users._db.read(lambda db: db.execute("CREATE TABLE other (x INTEGER)"))
+    foreign = users.aggregate_sync(
+        [{"$lookup": {"from": "other", "localField": "name", "foreignField": "x", "as": "o"}}]
+    )
+    assert all(doc["o"] == [] for doc in foreign)
 
 
 def test_aggregate_pushes_match_sort_and_window(make: MakeBackend) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import os
 import sqlite3
 from array import array
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Final, TypeVar
 
@@ -107,6 +107,8 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         )
         self._ready = False
         self._exact_sql: dict[str, str] = {}  # WHERE text -> windowed SELECT (exact filters)
+        # (field, value kind) -> (windowed SELECT, number of value parameters; -1: not a point query)
+        self._points: dict[tuple[str, str], tuple[str, int]] = {}
         t = self._table.table
         self._t = t
         self._sql_get = f"SELECT doc FROM {t} WHERE id = ?"
@@ -179,14 +181,13 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             raise self._translate(e) from e
 
     def _duplicate(
-        self, e: sqlite3.IntegrityError, docs: Sequence[Mapping[str, Any]], position: int | None = None
+        self, e: sqlite3.IntegrityError, doc: Mapping[str, Any], position: int | None = None
     ) -> DatabaseError:
-        """DuplicateInsertError for a UNIQUE/PRIMARY KEY failure caused by ``docs`` (the first,
-        unless ``position`` says which); any other integrity error becomes a DatabaseError."""
+        """DuplicateInsertError for a UNIQUE/PRIMARY KEY failure caused by ``doc`` (input number
+        ``position`` of a batch); any other integrity error becomes a DatabaseError."""
         code = getattr(e, "sqlite_errorcode", None)
         if code not in (sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
             return self._translate(e)
-        doc = docs[position or 0] if docs else {}
         message = str(e)
         where = f" (input {position})" if position is not None else ""
         if message.endswith(".id") or code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -227,7 +228,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         floats = self.codec.plain_json_floats
         plain = type(doc) is PlainDocument and floats is not None
         if plain:
-            for name in floats:  # type: ignore[union-attr]
+            for name in floats or ():
                 value = doc.get(name)
                 if type(value) is float and value - value != 0.0:  # NaN, infinity: tag them
                     plain = False
@@ -452,12 +453,24 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if type(f) is not dict or len(f) != 1:
             return None
         for key, value in f.items():
-            if type(key) is not str or key[:1] == "$" or simple_kind(value) is None:
+            kind = simple_kind(value)
+            if kind is None or type(key) is not str or key[:1] == "$":
                 return None
-        plan = self._pushdown.compile(f)
-        if not plan.exact or plan.where is FALSE:
-            return None
-        return self._windowed_sql(plan), (*plan.where.params, -1 if limit is None else limit, 0)
+            point = self._points.get((key, kind))
+            if point is None:
+                # First query of this shape: plan it; reusable when SQL decides exactly and the
+                # value is the only parameter.
+                plan = self._pushdown.compile(f)
+                reusable = (
+                    plan.exact and plan.where is not FALSE and all(p is value for p in plan.where.params)
+                )
+                point = (self._windowed_sql(plan), len(plan.where.params)) if reusable else ("", -1)
+                self._points[(key, kind)] = point
+            sql, n = point
+            if n < 0:
+                return None
+            return sql, (*((value,) * n), -1 if limit is None else limit, 0)
+        return None
 
     def _windowed_sql(self, plan: FilterPlan) -> str:
         """``SELECT ... WHERE <exact filter> ORDER BY rowid LIMIT ? OFFSET ?``, built once per shape."""
@@ -651,11 +664,11 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return run
 
     def _insert_error(
-        self, e: sqlite3.IntegrityError, docs: list[dict[str, Any]], rows: list[tuple[str, str]], done: int
+        self, e: sqlite3.IntegrityError, rows: list[tuple[str, str]], done: int
     ) -> DatabaseError:
-        if len(docs) == 1:
-            return self._duplicate(e, docs)
-        error = self._duplicate(e, docs, done)
+        if len(rows) == 1:
+            return self._duplicate(e, self._decode(*rows[0]))
+        error = self._duplicate(e, self._decode(*rows[done]), done)
         if isinstance(error, DuplicateInsertError):
             error.inserted_ids = [row[0] for row in rows[:done]]
             error.failed = list(range(done, len(rows)))
@@ -667,31 +680,64 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             )
         return error
 
-    def _insert_docs_sync(self, docs: list[dict[str, Any]]) -> None:
-        self._initialize_sync()
-        rows = [self._encode(d) for d in docs]
+    def _write_rows_sync(self, rows: list[tuple[str, str]]) -> None:
+        if not self._ready:
+            self._initialize_sync()
         stopped: list[Any] = []
         try:
             self._db.write(self._insert_run(rows, stopped))
         except sqlite3.IntegrityError as e:
-            raise self._insert_error(e, docs, rows, 0) from e
+            raise self._insert_error(e, rows, 0) from e
         except sqlite3.Error as e:
             raise self._translate(e) from e
         if stopped:
-            raise self._insert_error(stopped[0], docs, rows, stopped[1]) from stopped[0]
+            raise self._insert_error(stopped[0], rows, stopped[1]) from stopped[0]
 
-    async def _insert_docs(self, docs: list[dict[str, Any]]) -> None:
-        await self._initialize()
-        rows = [self._encode(d) for d in docs]
+    async def _write_rows(self, rows: list[tuple[str, str]]) -> None:
+        if not self._ready:
+            await self._initialize()
         stopped: list[Any] = []
         try:
             await self._db.write_async(self._insert_run(rows, stopped))
         except sqlite3.IntegrityError as e:
-            raise self._insert_error(e, docs, rows, 0) from e
+            raise self._insert_error(e, rows, 0) from e
         except sqlite3.Error as e:
             raise self._translate(e) from e
         if stopped:
-            raise self._insert_error(stopped[0], docs, rows, stopped[1]) from stopped[0]
+            raise self._insert_error(stopped[0], rows, stopped[1]) from stopped[0]
+
+    def _insert_docs_sync(self, docs: list[dict[str, Any]]) -> None:
+        self._write_rows_sync([self._encode(d) for d in docs])
+
+    async def _insert_docs(self, docs: list[dict[str, Any]]) -> None:
+        await self._write_rows([self._encode(d) for d in docs])
+
+    def _prepare_many(self, objs: Iterable[BaseModel]) -> tuple[list[tuple[str, str]], list[ModelT]]:
+        """Rows to store and the models to return, document by document: each engine document is
+        dropped as soon as it is encoded and copied, so a large batch does not keep them all
+        alive (the cyclic garbage collector's work grows with what stays alive)."""
+        rows: list[tuple[str, str]] = []
+        models: list[ModelT] = []
+        prepare, encode, copy = self._prepare_insert, self._encode, self.codec.from_document
+        for obj in objs:
+            doc = prepare(obj)
+            rows.append(encode(doc))
+            models.append(copy(doc))
+        return rows, models
+
+    # insert_many is overridden only for the memory behaviour above; arguments, results and errors
+    # are exactly the contract's.
+    def insert_many_sync(self, objs: Iterable[BaseModel]) -> list[ModelT]:
+        rows, models = self._prepare_many(objs)
+        if rows:
+            self._write_rows_sync(rows)
+        return models
+
+    async def insert_many(self, objs: Iterable[BaseModel]) -> list[ModelT]:
+        rows, models = self._prepare_many(objs)
+        if rows:
+            await self._write_rows(rows)
+        return models
 
     # ================================================================== replace / delete
     def _replace_doc_sync(self, id: str, doc: dict[str, Any]) -> bool:
@@ -700,7 +746,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         try:
             return self._db.write(lambda db: db.execute(self._sql_replace, (text, id)).rowcount > 0)
         except sqlite3.IntegrityError as e:
-            raise self._duplicate(e, [doc]) from e
+            raise self._duplicate(e, doc) from e
         except sqlite3.Error as e:
             raise self._translate(e) from e
 
@@ -712,7 +758,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 lambda db: db.execute(self._sql_replace, (text, id)).rowcount > 0
             )
         except sqlite3.IntegrityError as e:
-            raise self._duplicate(e, [doc]) from e
+            raise self._duplicate(e, doc) from e
         except sqlite3.Error as e:
             raise self._translate(e) from e
 
@@ -802,7 +848,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         try:
             db.execute(self._sql_insert, row)
         except sqlite3.IntegrityError as e:
-            raise self._duplicate(e, [doc]) from e
+            raise self._duplicate(e, doc) from e
         return UpdateResult(0, 0, row[0])
 
     def _write_changes(
@@ -816,8 +862,8 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 try:
                     db.execute(self._sql_update_rowid, (text, rowid))
                 except sqlite3.IntegrityError as e2:
-                    raise self._duplicate(e2, [doc]) from e2
-            raise self._duplicate(e, docs[:1]) from e
+                    raise self._duplicate(e2, doc) from e2
+            raise self._duplicate(e, docs[0]) from e
 
     def _update_many_sync(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
         self._initialize_sync()
@@ -887,11 +933,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         table = quote_ident(name)
 
         def load(db: sqlite3.Connection) -> list[dict[str, Any]] | None:
-            exists = db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
-            ).fetchone()
-            if not exists:
-                return None
+            columns = {r[0] for r in db.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+            if not {"id", "doc"} <= columns:
+                return None  # no such table, or not a collection of this package
             decode = self._decode
             return [
                 decode(id, text) for id, text in db.execute(f"SELECT id, doc FROM {table} ORDER BY rowid")
@@ -905,9 +949,6 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return self._sqlite(lambda: self._db.read(lambda db: [r[0] for r in db.execute(sql)]))
 
     # ================================================================== iterate
-    def _iter_plan(self, query: FindQuery) -> tuple[FilterPlan, Callable[[], _Predicate]]:
-        return self._plan(query.filter)
-
     def _scan(self, plan: FilterPlan) -> _Scan:
         """A page-by-page reader of the rows that may match ``plan``, in rowid order."""
         return _Scan(self._t, plan)
@@ -978,7 +1019,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 chunk = rowids[start : start + size]
                 yield from self._sqlite(partial(self._db.read, partial(self._fetch_rowids, rowids=chunk)))
             return
-        plan, predicate = self._iter_plan(query)
+        plan, predicate = self._plan(query.filter)
         scan = self._scan(plan)
         step = partial(self._next_batch, scan=scan, predicate=predicate, size=size)
         while not scan.done:
@@ -1000,7 +1041,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                     yield doc
                 await asyncio.sleep(0)
             return
-        plan, predicate = self._iter_plan(query)
+        plan, predicate = self._plan(query.filter)
         scan = self._scan(plan)
         step = partial(self._next_batch, scan=scan, predicate=predicate, size=size)
         while not scan.done:
