@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from mindtrace.database import QueryError, fields
 from tests.conformance.conftest import Api, Database
@@ -185,6 +186,23 @@ async def test_id_filter(db: Database) -> None:
     assert names(await users.find({"_id": target.id})) == [target.name]
     others = await users.find({"_id": {"$ne": target.id}})
     assert len(others) == len(PEOPLE) - 1
+
+
+async def test_id_filter_with_object_ids(db: Database) -> None:
+    """Filters written the MongoDB way, with ObjectId values, find the same documents as strings."""
+    users = await db.open(User)
+    stored = await users.insert_many(people())
+    first, second = stored[0], stored[3]
+    assert names(await users.find({"_id": ObjectId(first.id)})) == [first.name]
+    wanted = {"_id": {"$in": [ObjectId(first.id), ObjectId(second.id)]}}
+    assert names(await users.find(wanted)) == sorted([first.name, second.name])
+    either = {"$or": [{"_id": ObjectId(first.id)}, {"_id": {"$eq": ObjectId(second.id)}}]}
+    assert await users.count(either) == 2
+    pipeline = [{"$match": {"_id": ObjectId(second.id)}}, {"$project": {"name": 1, "_id": 0}}]
+    matched = await users.aggregate(pipeline)
+    assert matched == [{"name": second.name}]
+    assert await users.delete_many({"_id": {"$nin": [ObjectId(first.id)]}}) == len(PEOPLE) - 1
+    assert names(await users.all()) == [first.name]
 
 
 # ----------------------------------------------------------------------------- sort

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from bson import ObjectId
 from pydantic import BaseModel
 
 from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to_engine_value
@@ -90,12 +91,43 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
                 f"User.age >= 18, got {type(f).__name__}: {f!r}"
             )
         if len(f):  # not ``if f``: field expressions refuse bool() to catch ``a and b`` mistakes
-            parts.append(to_engine_value(dict(f)))
+            parts.append(_ids_as_strings(to_engine_value(dict(f))))
     if not parts:
         return {}
     if len(parts) == 1:
         return parts[0]
     return {"$and": parts}
+
+
+_LOGICAL = frozenset({"$and", "$or", "$nor"})
+
+
+def _id_as_string(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, list):
+        return [_id_as_string(v) for v in value]
+    if isinstance(value, dict) and value and all(isinstance(k, str) and k.startswith("$") for k in value):
+        return {k: _id_as_string(v) for k, v in value.items()}
+    return value
+
+
+def _ids_as_strings(filter: dict[str, Any]) -> dict[str, Any]:
+    """Write ObjectId values compared with ``_id`` as 24-hex strings, the engine's id form.
+
+    Users coming from MongoDB write ``{"_id": ObjectId(...)}``; engine documents (Local, Redis)
+    hold ids as strings, so without this such a filter would silently match nothing. The Mongo
+    backend turns the strings back into ObjectIds for the server.
+    """
+    out: dict[str, Any] = {}
+    for key, value in filter.items():
+        if key == "_id":
+            out[key] = _id_as_string(value)
+        elif key in _LOGICAL and isinstance(value, list):
+            out[key] = [_ids_as_strings(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[key] = value
+    return out
 
 
 def normalize_sort(sort: SortSpec) -> tuple[tuple[str, int], ...]:
@@ -567,10 +599,19 @@ def _check_pipeline(pipeline: Any) -> list[dict[str, Any]]:
     if not isinstance(pipeline, list | tuple):
         raise QueryError(f"a pipeline must be a list of stage dicts, got {type(pipeline).__name__}")
     stages: list[dict[str, Any]] = []
-    for i, stage in enumerate(pipeline):
-        if not isinstance(stage, Mapping) or len(stage) != 1:
-            raise QueryError(
-                f"pipeline stage {i} must be a dict with exactly one '$stage' key, got {stage!r}"
-            )
-        stages.append(to_engine_value(dict(stage)))
+    leading = True  # still in the stages that see stored documents, where _id is the document id
+    for i, raw in enumerate(pipeline):
+        if not isinstance(raw, Mapping) or len(raw) != 1:
+            raise QueryError(f"pipeline stage {i} must be a dict with exactly one '$stage' key, got {raw!r}")
+        stage = to_engine_value(dict(raw))
+        name, spec = next(iter(stage.items()))
+        leading = leading and name in _DOCUMENT_PRESERVING_STAGES
+        if leading and name == "$match" and isinstance(spec, dict):
+            stage = {name: _ids_as_strings(spec)}
+        stages.append(stage)
     return stages
+
+
+# Stages after which ``_id`` still holds the stored document's id (later, e.g. after $group,
+# ``_id`` may be any value and an ObjectId there must stay an ObjectId).
+_DOCUMENT_PRESERVING_STAGES = frozenset({"$match", "$sort", "$skip", "$limit"})
