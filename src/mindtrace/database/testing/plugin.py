@@ -154,6 +154,7 @@ async def redis_backend(
 ) -> AsyncIterator[RedisODMBackend[Any]]:
     """A ready ``RedisODMBackend`` for the parametrized model class, under a key prefix of its own."""
     import redis  # noqa: PLC0415
+
     from mindtrace.database.backends.redis_odm_backend import RedisODMBackend  # noqa: PLC0415
 
     prefix = f"mt-test-{uuid.uuid4().hex[:12]}"
