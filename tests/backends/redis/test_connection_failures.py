@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from mindtrace.database import ConnectionFailedError, DatabaseError
-from mindtrace.database.backends.redis.shells import redact_url
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
+from mindtrace.database.core.urls import redact_url
 from mindtrace.database.testing.redis_server import RedisServer
 from tests.backends.redis.conftest import KINDS
 from tests.backends.redis.models import Person

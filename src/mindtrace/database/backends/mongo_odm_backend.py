@@ -51,7 +51,6 @@ from mindtrace.database.backends.mongo.document import (
 )
 from mindtrace.database.backends.mongo.errors import MongoErrorContext
 from mindtrace.database.backends.mongo.indexes import index_models
-from mindtrace.database.backends.mongo.urls import redact_url
 from mindtrace.database.core.backend import (
     FindQuery,
     MindtraceODMBackend,
@@ -61,6 +60,7 @@ from mindtrace.database.core.backend import (
     _Shape,
 )
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.core.urls import redact_url
 
 __all__ = ["MindtraceDocument", "MongoMindtraceODMBackend"]
 

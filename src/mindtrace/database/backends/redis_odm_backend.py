@@ -26,10 +26,11 @@ from pydantic import BaseModel, ValidationError
 from mindtrace.database.backends.redis.keys import KeySpace
 from mindtrace.database.backends.redis.operations import Collection, IndexDeclaration
 from mindtrace.database.backends.redis.scripts import load_scripts
-from mindtrace.database.backends.redis.shells import AsyncShell, SyncShell, redact_url
+from mindtrace.database.backends.redis.shells import AsyncShell, SyncShell
 from mindtrace.database.core.backend import FindQuery, MindtraceODMBackend, UpdateResult
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.core.indexes import index_specs
+from mindtrace.database.core.urls import redact_url
 
 __all__ = ["RedisODMBackend"]
 

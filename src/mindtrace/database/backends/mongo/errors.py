@@ -31,13 +31,13 @@ from pymongo.errors import (
     OperationFailure,
 )
 
-from mindtrace.database.backends.mongo.urls import redact_url
 from mindtrace.database.core.exceptions import (
     ConnectionFailedError,
     DocumentTooLargeError,
     DuplicateInsertError,
     QueryError,
 )
+from mindtrace.database.core.urls import redact_url
 
 __all__ = ["DUPLICATE_KEY_CODES", "MongoErrorContext", "bulk_insert_error"]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
@@ -27,23 +26,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mindtrace.database.backends.redis.operations import Emit, Op, Request, ScriptCall
 from mindtrace.database.backends.redis.scripts import Scripts
 from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
+from mindtrace.database.core.urls import redact_url
 
-__all__ = ["AsyncShell", "SyncShell", "redact_url"]
+__all__ = ["AsyncShell", "SyncShell"]
 
 T = TypeVar("T")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (``redis://:***@host:6379/0``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _command(request: Request) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""MongoDB connection strings as they may appear in messages: the password is never shown."""
+"""Database URLs as they may appear in messages and reprs: the password is never shown."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ _SECRET_OPTIONS = re.compile(r"(?i)\b(tlsCertificateKeyFilePassword|authMechanis
 def redact_url(url: str) -> str:
     """``url`` with the password (and secret query options) replaced by ``***``.
 
-    ``mongodb://alice:s3cret@db:27017/app`` becomes ``mongodb://alice:***@db:27017/app``. Strings
+    ``mongodb://alice:s3cret@db:27017/app`` becomes ``mongodb://alice:***@db:27017/app`` and
+    ``redis://:pw@h:6379/0`` becomes ``redis://:***@h:6379/0``; multi-host URLs work too. Strings
     that are not URLs are returned unchanged, so this is safe to call on anything.
     """
     scheme, sep, rest = url.partition("://")
