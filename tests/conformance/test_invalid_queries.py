@@ -62,3 +62,17 @@ async def test_query_error_is_also_a_value_error(db: Database) -> None:
     users = await db.open(User)
     with pytest.raises(ValueError):  # noqa: PT011  # the documented base class for callers who don't import ours
         await users.find({"age": {"$bogus": 1}})
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{"limit": -1}, {"limit": 2.5}, {"limit": "3"}, {"skip": -1}, {"skip": 1.0}, {"limit": True}],
+    ids=repr,
+)
+async def test_invalid_skip_or_limit_is_refused(db: Database, window: dict[str, Any]) -> None:
+    """A negative or non-integer window is an error, even on the fast paths for simple filters."""
+    users = await db.open(User)
+    await users.insert_many(people())
+    for filter in ({}, {"name": "Ada"}):
+        with pytest.raises(QueryError, match="skip|limit"):
+            await users.find(filter, **window)

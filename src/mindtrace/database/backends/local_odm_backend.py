@@ -508,7 +508,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         limit: int | None = None,
         projection: ProjectionSpec = None,
     ) -> list[Any]:
-        if sort is None and not skip and projection is None and (limit is None or type(limit) is int):
+        if sort is None and not skip and projection is None and (limit is None or _plain_limit(limit)):
             point = self._point_sql(filters, limit or None)
             if point is not None:
                 return await self._point(*point)
@@ -525,7 +525,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         limit: int | None = None,
         projection: ProjectionSpec = None,
     ) -> list[Any]:
-        if sort is None and not skip and projection is None and (limit is None or type(limit) is int):
+        if sort is None and not skip and projection is None and (limit is None or _plain_limit(limit)):
             point = self._point_sql(filters, limit or None)
             if point is not None:
                 return self._point_sync(*point)
@@ -1173,3 +1173,8 @@ def _get_path(doc: Mapping[str, Any], path: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+def _plain_limit(limit: object) -> bool:
+    """A limit the point-query fast path may use as is; anything else takes the validated path."""
+    return type(limit) is int and limit >= 0
