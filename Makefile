@@ -23,7 +23,7 @@ demo: $(STAMP_CORE)
 	$(VENV)/bin/mindtrace-db demo
 
 test: $(STAMP_DEV)
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not soak" tests
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests bench
