@@ -241,3 +241,20 @@ def test_format_table_aligns_columns() -> None:
         "longer  1,234  1,234.57  10 KiB",
     ]
     assert format_table(["x"], []).splitlines()[-1] == "  (no rows)"
+
+
+def test_describe_database_reports_collections_counts_and_indexes(tmp_path: Path) -> None:
+    """The public read-only description behind ``stats``, usable without the CLI."""
+    from mindtrace.database.backends.local.sqlite_inspect import describe_database  # noqa: PLC0415
+
+    path = tmp_path / "shop.db"
+    main(["demo", str(path)])
+    info = describe_database(path)
+    by_name = {c.name: c for c in info.collections}
+    assert set(by_name) >= {"customers", "orders"}
+    assert by_name["customers"].documents == 120 and by_name["orders"].documents == 600
+    assert any(ix.startswith("email") and ix.endswith("(unique)") for ix in by_name["customers"].indexes)
+    assert info.file_bytes > 0
+    before = path.read_bytes()
+    describe_database(path)
+    assert path.read_bytes() == before  # read-only

@@ -18,7 +18,7 @@ from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel
 
-from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, quote_ident
+from mindtrace.database.backends.local.sqlite_inspect import describe_database, is_sqlite_file
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.core.exceptions import DatabaseError
 from mindtrace.database.core.fields import fields
@@ -26,8 +26,6 @@ from mindtrace.database.core.indexes import Index
 from mindtrace.database.core.model import MindtraceModel
 
 __all__ = ["format_table", "main", "run_demo", "run_stats"]
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 T = TypeVar("T")
 
@@ -411,76 +409,25 @@ def _human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _is_sqlite_file(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(16) == _SQLITE_HEADER
-
-
-def _tables(db: sqlite3.Connection) -> list[str]:
-    return [
-        row[0]
-        for row in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        if not row[0].startswith("sqlite_")
-    ]
-
-
-def _is_collection(db: sqlite3.Connection, table: str) -> bool:
-    # A collection table is exactly (id TEXT PRIMARY KEY, doc TEXT); anything else is not ours.
-    columns = [(c[1], c[2].upper()) for c in db.execute(f"PRAGMA table_info({quote_ident(table)})")]
-    return columns == [("id", "TEXT"), ("doc", "TEXT")]
-
-
-def _indexes(db: sqlite3.Connection, collection: str) -> list[str]:
-    prefix = f"{collection}__"
-    out = []
-    for _seq, name, unique, *_ in db.execute(f"PRAGMA index_list({quote_ident(collection)})"):
-        if not name.startswith(prefix) or name.endswith("__null"):
-            continue  # the primary key, and the helper index that makes unique fields MongoDB-like
-        out.append(name[len(prefix) :] + (" (unique)" if unique else ""))
-    return sorted(out)
-
-
 def run_stats(path: Path, *, out: TextIO) -> None:
     """Print the collections, document counts, indexes and file size of the database at ``path``.
 
     Opens the file read-only and never modifies it. Raises ``FileNotFoundError`` if it does not
     exist and ``ValueError`` if it is not a mindtrace-database file.
     """
-    if not path.exists():
-        raise FileNotFoundError(f"no database at {path}: the file does not exist")
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory; pass the database file itself")
-    if not _is_sqlite_file(path):
-        raise ValueError(f"{path} is not a mindtrace-database file (not an SQLite database)")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    db = sqlite3.connect(uri, uri=True)
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        tables = _tables(db)
-        # Layout version 0 with no table at all is an empty file, which Local would adopt.
-        if version != FORMAT_VERSION and not (version == 0 and not tables):
-            raise ValueError(
-                f"{path} is an SQLite database but not a mindtrace-database file "
-                f"(layout version {version}, expected {FORMAT_VERSION})"
-            )
-        rows = []
-        for name in (t for t in tables if _is_collection(db, t)):
-            table = quote_ident(name)
-            count, data = db.execute(
-                f"SELECT count(*), coalesce(sum(length(doc)), 0) FROM {table}"
-            ).fetchone()
-            rows.append([name, count, _human_size(data), ", ".join(_indexes(db, name)) or "-"])
-    finally:
-        db.close()
-    size = path.stat().st_size
-    wal = Path(f"{path}-wal")
-    wal_size = wal.stat().st_size if wal.exists() else 0
+    info = describe_database(path)
+    rows = [
+        [c.name, c.documents, _human_size(c.data_bytes), ", ".join(c.indexes) or "-"]
+        for c in info.collections
+    ]
     out.write(f"database: {path}\n")
-    out.write(f"file size: {_human_size(size)} (+ {_human_size(wal_size)} write-ahead log)\n\n")
+    out.write(
+        f"file size: {_human_size(info.file_bytes)} (+ {_human_size(info.wal_bytes)} write-ahead log)\n\n"
+    )
     out.write(
         format_table(["collection", "documents", "data", "indexes"], rows, indent="", right={"data"}) + "\n"
     )
-    total = sum(int(r[1]) for r in rows)
+    total = sum(c.documents for c in info.collections)
     plural = "" if len(rows) == 1 else "s"
     out.write(f"\n{len(rows)} collection{plural}, {total:,} documents\n")
 
@@ -537,7 +484,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             if path.exists():
                 if not args.overwrite:
                     raise FileExistsError(f"{path} already exists; choose another path or pass --overwrite")
-                if path.is_dir() or not _is_sqlite_file(path):
+                if path.is_dir() or not is_sqlite_file(path):
                     raise FileExistsError(f"{path} exists and is not a database; refusing to overwrite it")
                 _remove_database(path)
             path.parent.mkdir(parents=True, exist_ok=True)
