@@ -667,7 +667,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         self, e: sqlite3.IntegrityError, rows: list[tuple[str, str]], done: int
     ) -> DatabaseError:
         if len(rows) == 1:
-            return self._duplicate(e, self._decode(*rows[0]))
+            single = self._duplicate(e, self._decode(*rows[0]))
+            if isinstance(single, DuplicateInsertError):
+                single.failed = [0]  # as for longer batches (and on Redis): input 0 was not stored
+            return single
         error = self._duplicate(e, self._decode(*rows[done]), done)
         if isinstance(error, DuplicateInsertError):
             error.inserted_ids = [row[0] for row in rows[:done]]

@@ -123,7 +123,12 @@ class SqliteDatabase:
             ) from e
         try:
             if not self.is_memory:
-                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                # Switching a new file to WAL needs an exclusive lock, and SQLite reports BUSY at
+                # once (no busy handler) while another process opens the same new file; retry
+                # until ``timeout`` like any other wait for a lock. Only the first connections
+                # to a new file can meet this, so blocking here briefly is acceptable even on
+                # an event loop's thread.
+                mode = self._retry_sync(lambda: db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
                 if str(mode).lower() != "wal":
                     raise DatabaseError(
                         f"the database file {self.path!r} cannot use WAL mode (got {mode!r}); "
