@@ -100,6 +100,11 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
 
     Datetimes are stored as UTC instants with millisecond precision and come back naive (in UTC),
     except in fields declared ``AwareDatetime``; see ``docs/mongo.md``.
+
+    Any other keyword is a PyMongo client option, e.g. ``serverSelectionTimeoutMS=2000,
+    socketTimeoutMS=2000`` to bound how long a call may wait for an unreachable server (PyMongo's
+    defaults: 30 s to find a server, no socket timeout) before it raises ``ConnectionFailedError``.
+    Backends share a client only when URL and options are equal.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         *,
         clients: MongoClients | None = None,
         bindings: BeanieBindings | None = None,
+        **client_options: Any,
     ) -> None:
         super().__init__(model_cls)
         if not isinstance(db_uri, str) or not db_uri:
@@ -125,6 +131,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         self.db_name = db_name
         self._errors = MongoErrorContext(self.collection_name, db_uri)
         self._clients = clients if clients is not None else SHARED_CLIENTS
+        self._client_options = client_options
         self._bindings = bindings if bindings is not None else SHARED_BINDINGS
         self._indexes = index_models(model_cls)
         self._links = link_fields(model_cls)  # name -> (stored name, is a BackLink)
@@ -180,7 +187,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                 if old.lease.loop.is_closed():
                     del self._loops[key]
                     self._clients.release_async(self.db_uri, old.lease)
-            lease = self._clients.acquire_async(self.db_uri, loop)
+            lease = self._clients.acquire_async(self.db_uri, loop, self._client_options)
             database = lease.client[self.db_name]
             collection = database.get_collection(self.collection_name, codec_options=CODEC_OPTIONS)
             state = _LoopState(lease, database, collection)
@@ -211,7 +218,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             return collection
         with self._lock:
             if self._sync_collection is None:
-                client = self._clients.acquire_sync(self.db_uri)
+                client = self._clients.acquire_sync(self.db_uri, self._client_options)
                 try:
                     collection = client[self.db_name].get_collection(
                         self.collection_name, codec_options=CODEC_OPTIONS
@@ -221,7 +228,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                             collection.create_indexes(self._indexes)
                         self._indexes_ready = True
                 except BaseException:
-                    self._clients.release_sync(self.db_uri)
+                    self._clients.release_sync(self.db_uri, self._client_options)
                     raise
                 self._sync_collection = collection
             return self._sync_collection
@@ -510,7 +517,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             self._sync_collection = None
         self._bindings.release(self)
         if had_sync:
-            self._clients.release_sync(self.db_uri)
+            self._clients.release_sync(self.db_uri, self._client_options)
         unused = []
         for state in states:
             client = self._clients.release_async(self.db_uri, state.lease)

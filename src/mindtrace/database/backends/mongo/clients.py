@@ -3,13 +3,16 @@
 A PyMongo client owns a connection pool and monitor threads or tasks, so backends on the same
 server should share one. The async client is bound to the event loop it is first used on, hence
 one per loop; clients of loops that have been closed are dropped when next seen. Clients are
-reference counted and closed when the last backend using them releases them.
+reference counted and closed when the last backend using them releases them. Backends that pass
+their own client options (timeouts, pool sizes...) share a client only with backends on the same
+URL with the same options.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +35,18 @@ class AsyncClientLease:
 
     client: AsyncMongoClient[dict[str, Any]]
     loop: asyncio.AbstractEventLoop
+    key: str  # the URL and options it was made for (see _client_key)
     beanie_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+
+
+def _client_key(url: str, options: Mapping[str, Any] | None) -> str:
+    # Clients are shared by URL *and* options: a backend asking for a 500 ms timeout must not get
+    # (or hand its timeout to) the client of a backend that asked for none. repr() because option
+    # values may be unhashable (event_listeners is a list); equal options give equal text.
+    if not options:
+        return url
+    return url + "\x00" + repr(sorted(options.items()))
 
 
 class MongoClients:
@@ -48,36 +61,48 @@ class MongoClients:
         self._sync: dict[str, _SyncEntry] = {}
         self._async: dict[tuple[str, int], AsyncClientLease] = {}
 
-    def acquire_sync(self, url: str) -> MongoClient[dict[str, Any]]:
-        """The sync client for ``url`` (created on first use; connects in the background)."""
+    def acquire_sync(self, url: str, options: Mapping[str, Any] | None = None) -> MongoClient[dict[str, Any]]:
+        """The sync client for ``url`` (created on first use; connects in the background).
+
+        ``options`` are PyMongo client options on top of this pool's own; release with the same.
+        """
+        key = _client_key(url, options)
         with self._lock:
-            entry = self._sync.get(url)
+            entry = self._sync.get(key)
             if entry is None:
-                entry = _SyncEntry(MongoClient(url, **self._options))
-                self._sync[url] = entry
+                entry = _SyncEntry(MongoClient(url, **{**self._options, **(options or {})}))
+                self._sync[key] = entry
             entry.users += 1
             return entry.client
 
-    def release_sync(self, url: str) -> None:
+    def release_sync(self, url: str, options: Mapping[str, Any] | None = None) -> None:
         """Give back one use of the sync client for ``url``; the last user closes it."""
+        key = _client_key(url, options)
         with self._lock:
-            entry = self._sync.get(url)
+            entry = self._sync.get(key)
             if entry is None:
                 return
             entry.users -= 1
             if entry.users > 0:
                 return
-            del self._sync[url]
+            del self._sync[key]
         entry.client.close()
 
-    def acquire_async(self, url: str, loop: asyncio.AbstractEventLoop) -> AsyncClientLease:
-        """The async client for ``url`` on ``loop`` (the running loop of the caller)."""
+    def acquire_async(
+        self, url: str, loop: asyncio.AbstractEventLoop, options: Mapping[str, Any] | None = None
+    ) -> AsyncClientLease:
+        """The async client for ``url`` on ``loop`` (the running loop of the caller); ``options``
+        as for ``acquire_sync``."""
+        client_key = _client_key(url, options)
         with self._lock:
             self._forget_closed_loops()
-            key = (url, id(loop))
+            key = (client_key, id(loop))
             lease = self._async.get(key)
             if lease is None or lease.loop is not loop:
-                lease = AsyncClientLease(AsyncMongoClient(url, **self._options), loop)
+                client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+                    url, **{**self._options, **(options or {})}
+                )
+                lease = AsyncClientLease(client, loop, client_key)
                 self._async[key] = lease
             lease.users += 1
             return lease
@@ -89,7 +114,7 @@ class MongoClients:
         closed cannot be closed any more and is simply dropped (None is returned).
         """
         with self._lock:
-            key = (url, id(lease.loop))
+            key = (lease.key, id(lease.loop))
             if self._async.get(key) is not lease:
                 return None
             lease.users -= 1

@@ -1,0 +1,634 @@
+"""Server faults under a running workload (Redis, Valkey, MongoDB): stopped and restarted, killed
+with SIGKILL, or frozen with SIGSTOP, while sync threads and async tasks insert, get, find and
+``update_many`` on one backend object.
+
+What must hold, checked for every call:
+
+* a call either succeeds or raises ``ConnectionFailedError`` naming the URL with the password
+  hidden — nothing else escapes — and it returns within a bound derived from the configured
+  client timeout (a hang check, not a benchmark);
+* a successful read never disagrees with what was acknowledged: each worker writes only its own
+  documents and keeps a ledger of acknowledged versions and of writes whose outcome is unknown
+  (they raised), and every get/find/counter read must fit that ledger;
+* once the server is back, the same backend object works again through both APIs, and every
+  acknowledged write is still there (the servers persist: Redis with ``appendfsync always``,
+  SecantusDB with ``--sync-on-commit`` on a storage directory it reopens across restarts), even
+  after SIGKILL; on Redis the index entries still match the documents exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import pytest
+import redis
+from bson import ObjectId
+from pydantic import BaseModel
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from mindtrace.database import ConnectionFailedError, DocumentNotFoundError, Index
+from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
+from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
+from mindtrace.database.core.backend import MindtraceODMBackend
+from mindtrace.database.testing.mongo_server import MONGODB_URI_ENV, secantus_binary
+from mindtrace.database.testing.redis_server import RedisServer, available_server_kinds
+from tests.backends.redis.test_indexes import assert_consistent
+from tests.reliability.conftest import short_and_soak
+
+TIMEOUT = 0.5
+"""Client timeout configured on every backend under test (seconds: connect, socket, selection)."""
+
+REDIS_BOUND = 5 * TIMEOUT
+"""No Redis call may take longer, failed or not. A call needs at most a connect, the handshake and
+one command or pipeline, each bounded by the timeout (redis-py does not retry: the backend's
+clients are made with ``from_url`` and no ``retry``); the margin is for a loaded machine."""
+
+MONGO_BOUND = 10 * TIMEOUT
+"""The same for MongoDB: PyMongo retries a read or write once after a network error, and each
+attempt may spend the timeout on server selection, connecting, authenticating and the reply."""
+
+PASSWORD = "s3cret-pw"
+
+
+class Entry(BaseModel):
+    """A worker's document; ``seq == -1`` marks the worker's counter (bumped with update_many)."""
+
+    id: str | None = None
+    worker: Annotated[str, Index()]
+    seq: int
+    n: int = 0
+
+    class Settings:
+        name = "entries"
+
+
+# ----------------------------------------------------------------------------- servers under test
+
+
+class Target(Protocol):
+    """A server the test can fault; ``start`` reopens it on the same port with the same data."""
+
+    name: str
+    bound: float  # seconds no call may exceed (see REDIS_BOUND, MONGO_BOUND)
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def close(self) -> None: ...
+    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]: ...
+
+
+class RedisTarget:
+    """A password-protected Redis/Valkey whose every acknowledged write is on disk (AOF, fsync
+    always), so even SIGKILL loses nothing acknowledged."""
+
+    def __init__(self, kind: str) -> None:
+        self.name = kind
+        self.bound = REDIS_BOUND
+        self.server = RedisServer(
+            kind,  # type: ignore[arg-type]
+            persistence=True,
+            password=PASSWORD,
+            extra_args=["--appendfsync", "always"],
+        )
+        self.pid = 0
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        self.server.start()
+        with redis.Redis.from_url(self.url) as client:  # the server's own pid, for signals
+            self.pid = int(client.info("server")["process_id"])
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        self.server.stop()  # reaps the process
+
+    def pause(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        self.server.close()
+
+    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]:
+        return RedisODMBackend(model, self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SecantusTarget:
+    """SecantusDB on a storage directory it reopens on restart, syncing its log on every commit.
+
+    The package's ``MongoServer`` runs SecantusDB in memory (nothing survives a restart); this one
+    keeps port and data so that a restart is a restart.
+    """
+
+    def __init__(self) -> None:
+        self.name = "mongo"
+        self.bound = MONGO_BOUND
+        binary = secantus_binary()
+        if binary is None:
+            pytest.skip("secantusd-py is not installed")
+        self.binary = binary
+        self._dir = tempfile.TemporaryDirectory(prefix="mindtrace-restarts-")
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://restarts:{PASSWORD}@127.0.0.1:{self.port}/?authSource=admin"
+
+    def start(self) -> None:
+        if self.process is None and not (Path(self._dir.name) / "data").exists():
+            # A user needs an open server: create it, then run with --auth from then on.
+            self._launch(auth=False)
+            client: MongoClient[dict[str, Any]]
+            with MongoClient(f"mongodb://127.0.0.1:{self.port}") as client:
+                client.admin.command("createUser", "restarts", pwd=PASSWORD, roles=["root"])
+            self.stop()
+        self._launch(auth=True)
+
+    def _launch(self, *, auth: bool) -> None:
+        workdir = Path(self._dir.name)
+        config = workdir / "secantusd.toml"
+        config.write_text("")  # stops SecantusDB from reading a config file from elsewhere
+        log = (workdir / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(self.binary),
+                "--config",
+                str(config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(workdir / "data"),
+                "--sync-on-commit",
+                "--log-level",
+                "WARNING",
+                *(["--auth"] if auth else []),
+            ],  # fmt: skip
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.process.poll() is None:
+            url = self.url if auth else f"mongodb://127.0.0.1:{self.port}"
+            probe: MongoClient[dict[str, Any]]
+            with MongoClient(url, serverSelectionTimeoutMS=300, connectTimeoutMS=300) as probe:
+                try:
+                    probe.admin.command("ping")
+                    return
+                except PyMongoError:
+                    time.sleep(0.05)
+        tail = (workdir / "server.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"SecantusDB did not come back on port {self.port}; its log:\n{tail}")
+
+    def _signal_and_reap(self, signum: int) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signum)
+            process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self._signal_and_reap(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal_and_reap(signal.SIGKILL)
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.resume()
+        self.kill()
+        self._dir.cleanup()
+
+    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]:
+        timeout_ms = int(TIMEOUT * 1000)
+        return MongoMindtraceODMBackend(
+            model,
+            self.url,
+            "restarts",
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms,
+        )
+
+
+TARGETS = [*available_server_kinds(), "mongo"]
+
+
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """A running server of each kind, private to this test (it will be killed)."""
+    if request.param == "mongo" and os.environ.get(MONGODB_URI_ENV):
+        pytest.skip("restarts need a server this test controls; MONGODB_URI names an external one")
+    server: Target = SecantusTarget() if request.param == "mongo" else RedisTarget(request.param)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# ----------------------------------------------------------------------------- the ledger
+
+
+State = Entry | None
+"""One possible state of a document: the version stored, or None for absent."""
+
+
+@dataclass
+class Ledger:
+    """What one worker knows about its own documents, and what it saw.
+
+    ``states[id]`` lists every state the document may be in: exactly one after an acknowledged
+    write, more after writes that raised (their outcome is unknown: applied or not). The counter
+    was bumped ``incs_acked`` times for sure and at most ``incs_uncertain`` more times.
+    """
+
+    worker: str
+    bound: float  # seconds no call may exceed
+    counter_id: str = ""
+    states: dict[str, list[State]] = field(default_factory=dict)
+    incs_acked: int = 0
+    incs_uncertain: int = 0
+    next_seq: int = 0
+    successes: int = 0
+    failures: int = 0
+    slowest: float = 0.0
+    wrong: list[str] = field(default_factory=list)
+
+    def settled(self) -> list[str]:
+        """Ids whose document certainly exists in one known version."""
+        return [id for id, states in self.states.items() if len(states) == 1 and states[0] is not None]
+
+    def acknowledged(self, id: str, state: State) -> None:
+        self.states[id] = [state]
+
+    def unknown(self, id: str, state: State) -> None:
+        states = self.states.setdefault(id, [None])
+        if state not in states:
+            states.append(state)
+
+    def check_state(self, id: str, found: State) -> None:
+        if found not in self.states.get(id, [None]):
+            self.wrong.append(f"read {found!r} for {id}, possible: {self.states.get(id)!r}")
+
+    def check_counter(self, n: int) -> None:
+        if not self.incs_acked <= n <= self.incs_acked + self.incs_uncertain:
+            self.wrong.append(
+                f"counter of {self.worker} reads {n}, acknowledged {self.incs_acked} "
+                f"(+{self.incs_uncertain} uncertain)"
+            )
+
+    def check_found(self, docs: list[Entry]) -> None:
+        found = {str(d.id): d for d in docs if d.seq >= 0}
+        for id in list(self.states):
+            self.check_state(id, found.pop(id, None))
+        if found:
+            self.wrong.append(f"find for {self.worker} returned documents it never wrote: {sorted(found)}")
+        counters = [d for d in docs if d.seq < 0]
+        if len(counters) != 1:
+            self.wrong.append(f"find for {self.worker} returned {len(counters)} counters")
+        for counter in counters:
+            self.check_counter(counter.n)
+
+    def new_entry(self) -> Entry:
+        self.next_seq += 1
+        return Entry(id=str(ObjectId()), worker=self.worker, seq=self.next_seq)
+
+
+class Call:
+    """One operation of the workload: the method to call, its arguments, and what its outcome
+    means for the ledger: ``ok(result)`` on success, ``failed()`` on ConnectionFailedError,
+    ``not_found()`` on DocumentNotFoundError (where that is a possible answer)."""
+
+    def __init__(
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        ok: Callable[[Any], None],
+        failed: Callable[[], None] = lambda: None,
+        not_found: Callable[[], None] | None = None,
+    ) -> None:
+        self.method = method
+        self.args = args
+        self.ok = ok
+        self.failed = failed
+        self.not_found = not_found
+
+
+def _insert(ledger: Ledger) -> Call:
+    doc = ledger.new_entry()
+    id = str(doc.id)
+
+    def ok(result: Any) -> None:
+        if result != doc:
+            ledger.wrong.append(f"insert returned {result!r} for {doc!r}")
+        ledger.acknowledged(id, doc)
+
+    return Call("insert", (doc,), ok, lambda: ledger.unknown(id, doc))
+
+
+def _insert_many(ledger: Ledger) -> Call:
+    docs = [ledger.new_entry() for _ in range(3)]
+
+    def ok(result: Any) -> None:
+        if result != docs:
+            ledger.wrong.append(f"insert_many returned {result!r} for {docs!r}")
+        for doc in docs:
+            ledger.acknowledged(str(doc.id), doc)
+
+    def failed() -> None:
+        for doc in docs:
+            ledger.unknown(str(doc.id), doc)
+
+    return Call("insert_many", (docs,), ok, failed)
+
+
+def _get(ledger: Ledger, id: str) -> Call:
+    return Call(
+        "get",
+        (id,),
+        lambda found: ledger.check_state(id, found),
+        not_found=lambda: ledger.check_state(id, None),
+    )
+
+
+def _replace(ledger: Ledger, id: str) -> Call:
+    current = ledger.states[id][0]
+    assert current is not None
+    new = current.model_copy(update={"n": current.n + 1})
+
+    def ok(result: Any) -> None:
+        if result != new:
+            ledger.wrong.append(f"update returned {result!r} for {new!r}")
+        ledger.acknowledged(id, new)
+
+    def lost() -> None:
+        ledger.wrong.append(f"update of {id}: acknowledged document not found")
+
+    return Call("update", (new,), ok, lambda: ledger.unknown(id, new), not_found=lost)
+
+
+def _delete(ledger: Ledger, id: str) -> Call:
+    def lost() -> None:
+        ledger.wrong.append(f"delete of {id}: acknowledged document not found")
+
+    return Call(
+        "delete", (id,), lambda _: ledger.acknowledged(id, None), lambda: ledger.unknown(id, None), lost
+    )
+
+
+def _bump(ledger: Ledger) -> Call:
+    def ok(result: Any) -> None:
+        if result.matched_count != 1:
+            ledger.wrong.append(f"update_many of {ledger.worker}'s counter matched {result.matched_count}")
+        ledger.incs_acked += 1
+
+    def failed() -> None:
+        ledger.incs_uncertain += 1
+
+    return Call("update_many", ({"worker": ledger.worker, "seq": -1}, {"$inc": {"n": 1}}), ok, failed)
+
+
+def next_call(ledger: Ledger, step: int) -> Call:
+    """The workload, in turn: writes of every kind on the worker's own documents, and reads that
+    must agree with the ledger."""
+    settled = ledger.settled()
+    kind = step % 9
+    pick = settled[(step * 7) % len(settled)] if settled else ""
+    if kind == 0 or not settled:
+        return _insert(ledger)
+    if kind == 1:
+        return _insert_many(ledger)
+    if kind == 2:
+        return _get(ledger, pick)
+    if kind == 3:
+        ids = list(ledger.states)  # any id, settled or not
+        return _get(ledger, ids[(step * 5) % len(ids)])
+    if kind == 4:
+        return _replace(ledger, pick)
+    if kind == 5 and step % 4 == 1:
+        return _delete(ledger, pick)
+    if kind == 6:
+        return Call("find", ({"worker": ledger.worker},), ledger.check_found)
+    if kind == 7:
+        return _bump(ledger)
+    return Call("get", (ledger.counter_id,), lambda found: ledger.check_counter(found.n))
+
+
+def record(ledger: Ledger, call: Call, started: float, outcome: BaseException | None) -> None:
+    """Account for one finished call (success when ``outcome`` is None)."""
+    elapsed = time.monotonic() - started
+    ledger.slowest = max(ledger.slowest, elapsed)
+    if elapsed > ledger.bound:
+        ledger.wrong.append(f"{call.method} took {elapsed:.2f}s (> {ledger.bound}s), ending with {outcome!r}")
+    if outcome is None:
+        ledger.successes += 1
+    elif isinstance(outcome, ConnectionFailedError):
+        ledger.failures += 1
+        if PASSWORD in str(outcome) or PASSWORD in str(outcome.url) or "***" not in str(outcome):
+            ledger.wrong.append(f"connection error shows the password or no redacted URL: {outcome}")
+        call.failed()
+    elif isinstance(outcome, DocumentNotFoundError) and call.not_found is not None:
+        ledger.successes += 1
+        call.not_found()
+    else:
+        ledger.wrong.append(f"{call.method}{call.args!r} raised {outcome!r}")
+
+
+def sync_worker(backend: MindtraceODMBackend[Any], ledger: Ledger, stop: threading.Event) -> None:
+    """Run the workload through the ``_sync`` methods until ``stop`` is set."""
+    step = 0
+    while not stop.is_set():
+        call = next_call(ledger, step)
+        step += 1
+        started = time.monotonic()
+        try:
+            result = getattr(backend, f"{call.method}_sync")(*call.args)
+        except Exception as e:  # classified by record(): anything unexpected is a wrong result
+            record(ledger, call, started, e)
+            continue
+        record(ledger, call, started, None)
+        call.ok(result)
+
+
+async def async_worker(backend: MindtraceODMBackend[Any], ledger: Ledger, stop: threading.Event) -> None:
+    """Run the workload through the coroutines until ``stop`` is set."""
+    step = 0
+    while not stop.is_set():
+        call = next_call(ledger, step)
+        step += 1
+        started = time.monotonic()
+        try:
+            result = await getattr(backend, call.method)(*call.args)
+        except Exception as e:  # classified by record(): anything unexpected is a wrong result
+            record(ledger, call, started, e)
+            continue
+        record(ledger, call, started, None)
+        call.ok(result)
+        await asyncio.sleep(0)  # let the other tasks run even when every call is instant
+
+
+# ----------------------------------------------------------------------------- the scenario
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Which faults to inflict, in turn, and how many times each."""
+
+    cycles: int
+    kinds: tuple[str, ...] = ("restart", "kill", "pause")
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` (without blocking the loop) until true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
+def progressed(ledgers: list[Ledger], calls: int = 20) -> Callable[[], bool]:
+    """A condition: every worker has completed ``calls`` more successful calls than now."""
+    before = [ledger.successes for ledger in ledgers]
+    return lambda: all(ledger.successes >= n + calls for ledger, n in zip(ledgers, before, strict=True))
+
+
+async def inflict(target: Target, fault: str, ledgers: list[Ledger]) -> None:
+    """Take the server away until every worker has seen a failure, then bring it back."""
+    failures = [ledger.failures for ledger in ledgers]
+
+    def all_failed() -> bool:
+        return all(ledger.failures > before for ledger, before in zip(ledgers, failures, strict=True))
+
+    if fault == "pause":
+        target.pause()
+        try:
+            await wait_for(all_failed, "every worker saw the frozen server time out")
+        finally:
+            target.resume()
+        return
+    await asyncio.to_thread(target.kill if fault == "kill" else target.stop)
+    try:
+        await wait_for(all_failed, f"every worker saw the {fault}ed server fail")
+    finally:
+        await asyncio.to_thread(target.start)
+
+
+async def verify(backend: MindtraceODMBackend[Any], ledgers: list[Ledger]) -> None:
+    """After the faults, on the same backend object: everything acknowledged is there (both
+    APIs), nothing is there that should not be, and writes work again (both APIs)."""
+    for ledger in ledgers:
+        for id in ledger.states:
+            try:
+                ledger.check_state(id, backend.get_sync(id))
+            except DocumentNotFoundError:
+                ledger.check_state(id, None)
+        for id in ledger.settled()[:20]:
+            ledger.check_state(id, await backend.get(id))
+        ledger.check_found(backend.find_sync({"worker": ledger.worker}))
+        ledger.check_found(await backend.find({"worker": ledger.worker}))
+        await backend.update_many({"worker": ledger.worker, "seq": -1}, {"$inc": {"n": 1}})
+        backend.update_many_sync({"worker": ledger.worker, "seq": -1}, {"$inc": {"n": 1}})
+        ledger.incs_acked += 2
+        ledger.check_counter((await backend.get(ledger.counter_id)).n)
+        stored = [backend.insert_sync(ledger.new_entry()), await backend.insert(ledger.new_entry())]
+        assert [backend.get_sync(str(s.id)) for s in stored] == stored
+        await backend.delete(str(stored[0].id))
+        backend.delete_sync(str(stored[1].id))
+        assert await backend.count({"_id": {"$in": [str(s.id) for s in stored]}}) == 0
+        assert not ledger.wrong, ledger.wrong[:20]
+
+
+@pytest.mark.parametrize("faults", short_and_soak(Faults(cycles=1), Faults(cycles=10)))
+async def test_workload_survives_server_faults(
+    target: Target, faults: Faults, figure: Callable[[str, Any], None]
+) -> None:
+    backend = target.open(Entry)
+    ledgers = [Ledger(f"{api}{i}", target.bound) for api in ("sync", "async") for i in range(2)]
+    for ledger in ledgers:
+        counter = backend.insert_sync(Entry(worker=ledger.worker, seq=-1))
+        ledger.counter_id = str(counter.id)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=sync_worker, args=(backend, ledger, stop), daemon=True)
+        for ledger in ledgers
+        if ledger.worker.startswith("sync")
+    ]
+    for thread in threads:
+        thread.start()
+    tasks = [
+        asyncio.create_task(async_worker(backend, ledger, stop))
+        for ledger in ledgers
+        if ledger.worker.startswith("async")
+    ]
+    survived = 0
+    try:
+        for _ in range(faults.cycles):
+            for fault in faults.kinds:
+                await wait_for(progressed(ledgers), "every worker completed calls on the running server")
+                await inflict(target, fault, ledgers)
+                survived += 1
+        await wait_for(progressed(ledgers), "every worker completed calls after the last fault")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for thread in threads:
+            await asyncio.to_thread(thread.join, 30)
+    wrong = [w for ledger in ledgers for w in ledger.wrong]
+    assert not wrong, wrong[:20]
+    await verify(backend, ledgers)
+    if isinstance(backend, RedisODMBackend):
+        with redis.Redis.from_url(target.url) as raw:
+            assert_consistent(backend, raw)
+    await backend.close()
+    figure("faults_survived", survived)
+    figure("calls_ok", sum(ledger.successes for ledger in ledgers))
+    figure("calls_failed", sum(ledger.failures for ledger in ledgers))
+    figure("slowest_call_s", round(max(ledger.slowest for ledger in ledgers), 3))
+    figure("bound_s", target.bound)
+    figure("documents_verified", sum(len(ledger.states) for ledger in ledgers))
