@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ attempt may spend the timeout on server selection, connecting, authenticating an
 
 PASSWORD = "s3cret-pw"
 
+STREAM_BATCH = 3
+"""Documents per round trip of the workload's ``iterate`` calls."""
+
 
 class Entry(BaseModel):
     """A worker's document; ``seq == -1`` marks the worker's counter (bumped with update_many)."""
@@ -91,8 +95,11 @@ class Target(Protocol):
     def kill(self) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
+    def ensure_running(self) -> None: ...
     def close(self) -> None: ...
-    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]: ...
+    def open(self, model: type[BaseModel], namespace: str) -> MindtraceODMBackend[Any]:
+        """A backend with the test's client timeout; ``namespace`` keeps tests apart."""
+        ...
 
 
 class RedisTarget:
@@ -109,6 +116,7 @@ class RedisTarget:
             extra_args=["--appendfsync", "always"],
         )
         self.pid = 0
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -128,15 +136,26 @@ class RedisTarget:
 
     def pause(self) -> None:
         os.kill(self.pid, signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
+        self.paused = False
+
+    def ensure_running(self) -> None:
+        if self.paused:
+            self.resume()
+        if not self.server.running:
+            self.start()
 
     def close(self) -> None:
+        self.ensure_running()
         self.server.close()
 
-    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]:
-        return RedisODMBackend(model, self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    def open(self, model: type[BaseModel], namespace: str) -> MindtraceODMBackend[Any]:
+        return RedisODMBackend(
+            model, self.url, key_prefix=namespace, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+        )
 
 
 def _free_port() -> int:
@@ -162,6 +181,7 @@ class SecantusTarget:
         self._dir = tempfile.TemporaryDirectory(prefix="mindtrace-restarts-")
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -174,7 +194,7 @@ class SecantusTarget:
             client: MongoClient[dict[str, Any]]
             with MongoClient(f"mongodb://127.0.0.1:{self.port}") as client:
                 client.admin.command("createUser", "restarts", pwd=PASSWORD, roles=["root"])
-            self.stop()
+            self.kill()  # --sync-on-commit: the user is on disk already; SIGTERM would take 2 s
         self._launch(auth=True)
 
     def _launch(self, *, auth: bool) -> None:
@@ -232,23 +252,31 @@ class SecantusTarget:
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def ensure_running(self) -> None:
+        if self.paused:
+            self.resume()
+        if self.process is None or self.process.poll() is not None:
+            self.start()
 
     def close(self) -> None:
-        if self.process is not None:
+        if self.paused:
             self.resume()
         self.kill()
         self._dir.cleanup()
 
-    def open(self, model: type[BaseModel]) -> MindtraceODMBackend[Any]:
+    def open(self, model: type[BaseModel], namespace: str) -> MindtraceODMBackend[Any]:
         timeout_ms = int(TIMEOUT * 1000)
         return MongoMindtraceODMBackend(
             model,
             self.url,
-            "restarts",
+            namespace,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
             socketTimeoutMS=timeout_ms,
@@ -258,9 +286,9 @@ class SecantusTarget:
 TARGETS = [*available_server_kinds(), "mongo"]
 
 
-@pytest.fixture(params=TARGETS)
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    """A running server of each kind, private to this test (it will be killed)."""
+@pytest.fixture(scope="module", params=TARGETS)
+def fault_server(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """A server of each kind for this module's tests only (they stop, kill and freeze it)."""
     if request.param == "mongo" and os.environ.get(MONGODB_URI_ENV):
         pytest.skip("restarts need a server this test controls; MONGODB_URI names an external one")
     server: Target = SecantusTarget() if request.param == "mongo" else RedisTarget(request.param)
@@ -269,6 +297,19 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def target(fault_server: Target) -> Target:
+    """The module's server, running (whatever the previous test left it in)."""
+    fault_server.ensure_running()
+    return fault_server
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A key prefix / database name of this test's own."""
+    return f"restarts_{uuid.uuid4().hex[:10]}"
 
 
 # ----------------------------------------------------------------------------- the ledger
@@ -437,7 +478,7 @@ def next_call(ledger: Ledger, step: int) -> Call:
     """The workload, in turn: writes of every kind on the worker's own documents, and reads that
     must agree with the ledger."""
     settled = ledger.settled()
-    kind = step % 9
+    kind = step % 10
     pick = settled[(step * 7) % len(settled)] if settled else ""
     if kind == 0 or not settled:
         return _insert(ledger)
@@ -456,6 +497,8 @@ def next_call(ledger: Ledger, step: int) -> Call:
         return Call("find", ({"worker": ledger.worker},), ledger.check_found)
     if kind == 7:
         return _bump(ledger)
+    if kind == 8:  # a stream of small batches: many round trips, so a fault may land mid-stream
+        return Call("iterate", ({"worker": ledger.worker},), ledger.check_found)
     return Call("get", (ledger.counter_id,), lambda found: ledger.check_counter(found.n))
 
 
@@ -487,7 +530,10 @@ def sync_worker(backend: MindtraceODMBackend[Any], ledger: Ledger, stop: threadi
         step += 1
         started = time.monotonic()
         try:
-            result = getattr(backend, f"{call.method}_sync")(*call.args)
+            if call.method == "iterate":
+                result = list(backend.iterate_sync(*call.args, batch_size=STREAM_BATCH))
+            else:
+                result = getattr(backend, f"{call.method}_sync")(*call.args)
         except Exception as e:  # classified by record(): anything unexpected is a wrong result
             record(ledger, call, started, e)
             continue
@@ -503,7 +549,10 @@ async def async_worker(backend: MindtraceODMBackend[Any], ledger: Ledger, stop: 
         step += 1
         started = time.monotonic()
         try:
-            result = await getattr(backend, call.method)(*call.args)
+            if call.method == "iterate":
+                result = [doc async for doc in backend.iterate(*call.args, batch_size=STREAM_BATCH)]
+            else:
+                result = await getattr(backend, call.method)(*call.args)
         except Exception as e:  # classified by record(): anything unexpected is a wrong result
             record(ledger, call, started, e)
             continue
@@ -586,9 +635,9 @@ async def verify(backend: MindtraceODMBackend[Any], ledgers: list[Ledger]) -> No
 
 @pytest.mark.parametrize("faults", short_and_soak(Faults(cycles=1), Faults(cycles=10)))
 async def test_workload_survives_server_faults(
-    target: Target, faults: Faults, figure: Callable[[str, Any], None]
+    target: Target, namespace: str, faults: Faults, figure: Callable[[str, Any], None]
 ) -> None:
-    backend = target.open(Entry)
+    backend = target.open(Entry, namespace)
     ledgers = [Ledger(f"{api}{i}", target.bound) for api in ("sync", "async") for i in range(2)]
     for ledger in ledgers:
         counter = backend.insert_sync(Entry(worker=ledger.worker, seq=-1))
@@ -632,3 +681,65 @@ async def test_workload_survives_server_faults(
     figure("slowest_call_s", round(max(ledger.slowest for ledger in ledgers), 3))
     figure("bound_s", target.bound)
     figure("documents_verified", sum(len(ledger.states) for ledger in ledgers))
+
+
+def restart(target: Target) -> None:
+    """Kill the server (SIGKILL: SecantusDB's graceful stop takes seconds; the workload test
+    covers graceful stops) and start it again on the same port with the same data."""
+    target.kill()
+    target.start()
+
+
+async def test_streams_interrupted_by_a_restart(target: Target, namespace: str) -> None:
+    """A stream open across a restart either ends with ``ConnectionFailedError`` (MongoDB: the new
+    server does not know the old cursor) or completes with exactly the stored documents (Redis
+    reads batches by position and keeps no cursor); new streams on the same object work. One sync
+    and one async stream are open at once."""
+    backend = target.open(Entry, namespace)
+    stored = backend.insert_many_sync([Entry(worker="w", seq=i) for i in range(60)])
+    stream = backend.iterate_sync({"worker": "w"}, batch_size=5)
+    astream = backend.iterate({"worker": "w"}, batch_size=5)
+    seen, aseen = [next(stream)], [await anext(astream)]
+    await asyncio.to_thread(restart, target)
+    try:
+        seen += list(stream)
+    except ConnectionFailedError as e:
+        assert PASSWORD not in str(e)
+        seen = stored
+    try:
+        aseen += [doc async for doc in astream]
+    except ConnectionFailedError as e:
+        assert PASSWORD not in str(e)
+        aseen = stored
+    for got in (seen, aseen):
+        assert sorted(got, key=lambda d: d.seq) == stored
+    assert sorted(backend.iterate_sync({"worker": "w"}, batch_size=5), key=lambda d: d.seq) == stored
+    again = [doc async for doc in backend.iterate({"worker": "w"}, batch_size=5)]
+    assert sorted(again, key=lambda d: d.seq) == stored
+    await backend.close()
+
+
+async def test_first_calls_after_an_idle_restart_succeed(target: Target, namespace: str) -> None:
+    """Nothing calls the server while it restarts; then the first call of each API on the same
+    object succeeds — the pooled connections the old server closed are replaced, not used. Every
+    kind of call gets to be first once (sync and async clients have separate pools)."""
+    backend = target.open(Entry, namespace)
+    doc = backend.insert_sync(Entry(worker="w", seq=0))
+    await backend.count()  # the async client has a pooled connection too
+    # Multi-document writes come first on each API: PyMongo does not retry them.
+    firsts: list[tuple[tuple[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]] = [
+        (("update_many", ({"worker": "w"}, {"$inc": {"n": 1}})), ("insert", (Entry(worker="w", seq=1),))),
+        (
+            ("insert", (Entry(worker="w", seq=2),)),
+            ("update_many", ({"worker": "w", "seq": 0}, {"$inc": {"n": 1}})),
+        ),
+        (("delete_many", ({"seq": {"$gte": 1}},)), ("get", (str(doc.id),))),
+        (("get", (str(doc.id),)), ("delete_many", ({"seq": 3},))),
+    ]
+    for (sync_method, sync_args), (async_method, async_args) in firsts:
+        await asyncio.to_thread(restart, target)
+        getattr(backend, f"{sync_method}_sync")(*sync_args)
+        await getattr(backend, async_method)(*async_args)
+    assert backend.get_sync(str(doc.id)).n == 2
+    assert await backend.count() == 1
+    await backend.close()

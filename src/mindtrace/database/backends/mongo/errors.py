@@ -6,7 +6,8 @@ Only these are renamed (always chained with ``raise ... from``):
   write errors all carry those codes) -> ``DuplicateInsertError`` with ``field``/``value`` taken from
   the server's ``keyValue``;
 * other server-side failures (``OperationFailure``) -> ``QueryError`` with the server's message
-  and ``code``, except the server's own "document too large" codes;
+  and ``code``, except the server's own "document too large" codes, and ``CursorNotFound`` (a
+  stream whose server restarted between two batches) -> ``ConnectionFailedError``;
 * documents over the size limit (``DocumentTooLarge``, server codes 10334/17419/17420)
   -> ``DocumentTooLargeError``;
 * connection failures (``ConnectionFailure`` and its subclasses ``AutoReconnect``,
@@ -44,6 +45,7 @@ __all__ = ["DUPLICATE_KEY_CODES", "MongoErrorContext", "bulk_insert_error"]
 DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
 # BSONObjectTooLarge, and the "resulting document after update is larger than ..." codes.
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+_CURSOR_NOT_FOUND = 43
 _OPERATOR = re.compile(r"\$[A-Za-z][A-Za-z0-9]*")
 
 
@@ -91,6 +93,16 @@ class MongoErrorContext:
         if e.code in _TOO_LARGE_CODES:
             raise self.too_large(str(details.get("errmsg", e))) from e
         message = str(details.get("errmsg") or e)
+        if e.code == _CURSOR_NOT_FOUND:
+            # The server no longer knows the cursor of a stream: it restarted or failed over
+            # between two batches (or the cursor idled past the server's cursor timeout). To
+            # the caller that is a broken connection, never a bad query.
+            raise ConnectionFailedError(
+                f"MongoDB at {self.url} lost the cursor of {operation} on collection "
+                f"{self.collection!r} ({message}): the server restarted or failed over mid-stream, "
+                "or the cursor idled past the server's cursor timeout. Start the operation again.",
+                url=self.url,
+            ) from e
         found = _OPERATOR.search(message)
         raise QueryError(
             f"MongoDB rejected {operation} on collection {self.collection!r}: {message} "

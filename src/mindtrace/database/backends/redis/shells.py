@@ -23,6 +23,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+try:  # redis-py >= 7
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # pragma: no cover - older redis-py has no maintenance notifications to turn off
+    MaintNotificationsConfig = None  # type: ignore[assignment,misc]
+
 from mindtrace.database.backends.redis.operations import Emit, Op, Request, ScriptCall
 from mindtrace.database.backends.redis.scripts import Scripts
 from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
@@ -180,6 +185,14 @@ class AsyncShell:
         self.scripts = scripts
         self.cluster = cluster
         self.options = dict(options)
+        if not cluster and MaintNotificationsConfig is not None:
+            # redis-py 8.1 (RESP3, the default) turns maintenance notifications to "auto", and
+            # then its asyncio pool no longer replaces a pooled connection the server has closed:
+            # the first call after a server restart failed although the server was back
+            # (redis/redis-py#4252, fixed upstream by #4260). Without them the pool checks each
+            # connection again. They only matter on Redis Enterprise/Cloud during planned
+            # maintenance; pass maint_notifications_config to have them.
+            self.options.setdefault("maint_notifications_config", MaintNotificationsConfig(enabled=False))
         self.errors = _Translator(url, collection)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
