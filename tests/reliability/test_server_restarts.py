@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from mindtrace.database import ConnectionFailedError, DocumentNotFoundError, Ind
 from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
 from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
 from mindtrace.database.core.backend import MindtraceODMBackend
+from mindtrace.database.core.urls import redact_url
 from mindtrace.database.testing.mongo_server import MONGODB_URI_ENV, secantus_binary
 from mindtrace.database.testing.redis_server import RedisServer, available_server_kinds
 from tests.backends.redis.test_indexes import assert_consistent
@@ -330,6 +332,7 @@ class Ledger:
 
     worker: str
     bound: float  # seconds no call may exceed
+    url: str  # the server's URL as errors must show it (password hidden)
     counter_id: str = ""
     states: dict[str, list[State]] = field(default_factory=dict)
     incs_acked: int = 0
@@ -338,6 +341,8 @@ class Ledger:
     successes: int = 0
     failures: int = 0
     slowest: float = 0.0
+    slowest_failure: float = 0.0
+    causes: Counter[str] = field(default_factory=Counter)  # driver errors behind the failures
     wrong: list[str] = field(default_factory=list)
 
     def settled(self) -> list[str]:
@@ -512,8 +517,10 @@ def record(ledger: Ledger, call: Call, started: float, outcome: BaseException | 
         ledger.successes += 1
     elif isinstance(outcome, ConnectionFailedError):
         ledger.failures += 1
-        if PASSWORD in str(outcome) or PASSWORD in str(outcome.url) or "***" not in str(outcome):
-            ledger.wrong.append(f"connection error shows the password or no redacted URL: {outcome}")
+        ledger.slowest_failure = max(ledger.slowest_failure, elapsed)
+        ledger.causes[type(outcome.__cause__).__name__] += 1
+        if PASSWORD in str(outcome) or outcome.url != ledger.url or ledger.url not in str(outcome):
+            ledger.wrong.append(f"connection error does not name {ledger.url} (password hidden): {outcome}")
         call.failed()
     elif isinstance(outcome, DocumentNotFoundError) and call.not_found is not None:
         ledger.successes += 1
@@ -638,7 +645,8 @@ async def test_workload_survives_server_faults(
     target: Target, namespace: str, faults: Faults, figure: Callable[[str, Any], None]
 ) -> None:
     backend = target.open(Entry, namespace)
-    ledgers = [Ledger(f"{api}{i}", target.bound) for api in ("sync", "async") for i in range(2)]
+    url = redact_url(target.url)
+    ledgers = [Ledger(f"{api}{i}", target.bound, url) for api in ("sync", "async") for i in range(2)]
     for ledger in ledgers:
         counter = backend.insert_sync(Entry(worker=ledger.worker, seq=-1))
         ledger.counter_id = str(counter.id)
@@ -679,6 +687,8 @@ async def test_workload_survives_server_faults(
     figure("calls_ok", sum(ledger.successes for ledger in ledgers))
     figure("calls_failed", sum(ledger.failures for ledger in ledgers))
     figure("slowest_call_s", round(max(ledger.slowest for ledger in ledgers), 3))
+    figure("slowest_failed_call_s", round(max(ledger.slowest_failure for ledger in ledgers), 3))
+    figure("failure_causes", dict(sum((ledger.causes for ledger in ledgers), Counter())))
     figure("bound_s", target.bound)
     figure("documents_verified", sum(len(ledger.states) for ledger in ledgers))
 
@@ -704,12 +714,12 @@ async def test_streams_interrupted_by_a_restart(target: Target, namespace: str) 
     try:
         seen += list(stream)
     except ConnectionFailedError as e:
-        assert PASSWORD not in str(e)
+        assert PASSWORD not in str(e) and e.url == redact_url(target.url)
         seen = stored
     try:
         aseen += [doc async for doc in astream]
     except ConnectionFailedError as e:
-        assert PASSWORD not in str(e)
+        assert PASSWORD not in str(e) and e.url == redact_url(target.url)
         aseen = stored
     for got in (seen, aseen):
         assert sorted(got, key=lambda d: d.seq) == stored
