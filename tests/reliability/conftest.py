@@ -9,6 +9,8 @@ short/soak variants, and the figures (kills survived, writes verified...) printe
 * ``short_and_soak(short, soak)``: two parametrizations of a test, the second marked ``soak``
   (``make test`` runs the short one, ``make soak`` the long one).
 * ``figure(name, value)``: records a measured number for the run's summary (also under xdist).
+* ``store``: a throwaway database on every backend kind of the conformance suite;
+  ``store.open(Model)`` gives a ready backend (the hostile-input tests run on each).
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
 import pytest
 from _pytest.mark.structures import ParameterSet
 from _pytest.terminal import TerminalReporter
+
+from tests.conformance.backends import BACKENDS, BackendFactory
 
 T = TypeVar("T")
 
@@ -94,3 +98,41 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
         terminalreporter.section("reliability figures")
         for line in sorted(lines):
             terminalreporter.write_line(line)
+
+
+# ----------------------------------------------------------------------------- every backend
+
+
+class Store:
+    """A throwaway database on one backend kind (``BACKENDS`` of the conformance suite):
+    ``open(Model)`` gives a ready backend (initialised, closed at teardown), driven sync."""
+
+    def __init__(self, factory: BackendFactory, location: Any) -> None:
+        self.kind: str = factory.name
+        self.factory = factory
+        self.location = location
+        self.opened: list[Any] = []
+
+    @property
+    def engine_based(self) -> bool:
+        """Local and Redis run queries in the package's engine; MongoDB runs them on the server."""
+        return self.kind != "mongo"
+
+    def open(self, model: type[Any]) -> Any:
+        backend = self.factory.open(self.location, model)
+        self.opened.append(backend)
+        backend.initialize_sync()
+        return backend
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """One throwaway database per backend kind (local-memory, local-file, mongo, redis, valkey)."""
+    factory = BACKENDS[request.param]
+    with factory.database(request) as location:
+        opened = Store(factory, location)
+        try:
+            yield opened
+        finally:
+            for backend in reversed(opened.opened):
+                backend.close_sync()

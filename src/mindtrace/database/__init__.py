@@ -23,6 +23,7 @@ from mindtrace.database.core.exceptions import (
 from mindtrace.database.core.fields import fields
 from mindtrace.database.core.indexes import Index
 from mindtrace.database.core.model import MindtraceModel
+from mindtrace.database.core.safe_filters import eq_filter, equals
 
 # name -> module that defines it; imported on first access.
 _LAZY: dict[str, str] = {
@@ -48,6 +49,8 @@ __all__ = [
     "QueryError",
     "RedisODMBackend",
     "UpdateResult",
+    "eq_filter",
+    "equals",
     "fields",
 ]
 

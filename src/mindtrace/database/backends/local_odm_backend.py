@@ -55,6 +55,7 @@ from mindtrace.database.core.exceptions import (
     QueryError,
 )
 from mindtrace.database.core.indexes import index_specs
+from mindtrace.database.core.input_checks import invalid_text_error
 from mindtrace.database.query.filter import compile_filter
 from mindtrace.database.query.pipeline import run_pipeline
 from mindtrace.database.query.projection import compile_projection
@@ -233,7 +234,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
                 if type(value) is float and value - value != 0.0:  # NaN, infinity: tag them
                     plain = False
                     break
-        data = typed_json.dumps(doc, assume_plain=plain)
+        try:
+            data = typed_json.dumps(doc, assume_plain=plain)
+        except UnicodeEncodeError as e:  # a lone surrogate: no store can hold it
+            raise invalid_text_error(self.model_cls.__name__, doc) from e
         doc_id = doc["_id"]
         # ``_id`` (a 24-hex string, first key as ModelCodec and the update engine write it) lives
         # in its own column: cut it out of the JSON rather than copying the dict without it.
@@ -260,8 +264,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
 
         The document is stored as the update made it (an ``$unset`` field stays absent, as in
         MongoDB) but never one the model would reject: that would make it unreadable. Raises
-        QueryError naming the document and the validation errors.
+        QueryError naming the document and the validation errors, ``DocumentTooLargeError`` when
+        the update nested it more than 100 levels deep.
         """
+        self.codec.check_stored(doc)
         try:
             self.codec.from_document(doc)
         except ValidationError as e:

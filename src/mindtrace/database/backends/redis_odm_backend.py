@@ -123,15 +123,17 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         """Store a new document (see the base class); ``ttl`` expires it after that many seconds."""
         generated = self.codec.id_of(obj) is None
         doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         await self._run(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
-        return self.codec.from_document(doc)
+        return stored
 
     def insert_sync(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Blocking twin of ``insert``."""
         generated = self.codec.id_of(obj) is None
         doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         self._run_sync(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
-        return self.codec.from_document(doc)
+        return stored
 
     async def insert_many(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:
         """Store several documents in input order (see the base class); ``ttl`` applies to each.
@@ -140,33 +142,39 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         stay stored and the ``DuplicateInsertError`` lists them in ``inserted_ids``.
         """
         docs = [self._prepare_insert(o) for o in objs]
+        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
         if docs:
             await self._run(self._collection.insert(docs, self._doc_ttl(ttl)))
-        return [self.codec.from_document(d) for d in docs]
+        return stored
 
     def insert_many_sync(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
         docs = [self._prepare_insert(o) for o in objs]
+        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
         if docs:
             self._run_sync(self._collection.insert(docs, self._doc_ttl(ttl)))
-        return [self.codec.from_document(d) for d in docs]
+        return stored
 
     async def update(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Replace by id (see the base class); keeps the document's expiry unless ``ttl`` is given."""
         id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         if not await self._run(self._collection.replace(doc, _ttl_ms(ttl, "ttl"))):
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return stored
 
     def update_sync(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Blocking twin of ``update``."""
         id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         if not self._run_sync(self._collection.replace(doc, _ttl_ms(ttl, "ttl"))):
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return stored
 
     def _check_document(self, doc: dict[str, Any]) -> None:
-        # An update may store only what the model can read back (as the Local backend does).
+        # An update may store only what the model can read back (as the Local backend does),
+        # and nothing nested deeper than MongoDB's limit (it may add undeclared fields).
+        self.codec.check_stored(doc)
         try:
             self.codec.from_document(doc)
         except ValidationError as e:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to_engine_value
 from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError
+from mindtrace.database.core.input_checks import check_collection_name, check_query
 
 __all__ = [
     "FindQuery",
@@ -79,7 +80,8 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
     """AND together the positional filters of ``find`` and friends into one MongoDB filter.
 
     Accepts dicts and field expressions (which are dicts). Values are normalised for the engine
-    (Enums become their values). Raises ``QueryError`` for anything that is not a mapping.
+    (Enums become their values). Raises ``QueryError`` for anything that is not a mapping, and
+    for filters no store can run (see ``core.input_checks.check_query``).
     """
     parts: list[dict[str, Any]] = []
     for f in filters:
@@ -91,6 +93,7 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
                 f"User.age >= 18, got {type(f).__name__}: {f!r}"
             )
         if len(f):  # not ``if f``: field expressions refuse bool() to catch ``a and b`` mistakes
+            check_query(f, "filter")
             parts.append(_ids_as_strings(to_engine_value(dict(f))))
     if not parts:
         return {}
@@ -157,12 +160,13 @@ def normalize_sort(sort: SortSpec) -> tuple[tuple[str, int], ...]:
             name, raw = item
             try:
                 direction = int(raw)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, ArithmeticError) as e:  # inf, NaN and sNaN too
                 raise QueryError(f"sort direction for {name!r} must be 1 or -1, got {raw!r}") from e
         else:
             raise QueryError(f"cannot sort by {item!r}: use '+field', '-field' or (field, 1 | -1)")
         if not name or direction not in (1, -1):
             raise QueryError(f"invalid sort key {item!r}: use '+field', '-field' or (field, 1 | -1)")
+        check_query({name: direction}, "sort")
         out.append((name, direction))
     return tuple(out)
 
@@ -184,17 +188,23 @@ def normalize_projection(projection: ProjectionSpec) -> tuple[dict[str, Any] | N
     if isinstance(projection, Mapping):
         if not projection:
             return None, None
+        check_query(projection, "projection")
         return dict(projection), _Shape(model=None)
     raise QueryError(
         f"projection must be a dict such as {{'name': 1}} or a Pydantic model class, got {projection!r}"
     )
 
 
+_INT64_MAX = (1 << 63) - 1  # skip and limit are 64-bit integers in MongoDB and SQLite
+
+
 def _check_window(skip: int, limit: int | None) -> None:
-    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
-        raise QueryError(f"skip must be a non-negative integer, got {skip!r}")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise QueryError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if not isinstance(skip, int) or isinstance(skip, bool) or not 0 <= skip <= _INT64_MAX:
+        raise QueryError(f"skip must be an integer from 0 to 2**63 - 1, got {skip!r}")
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= _INT64_MAX
+    ):
+        raise QueryError(f"limit must be an integer from 0 to 2**63 - 1 or None, got {limit!r}")
 
 
 class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
@@ -211,6 +221,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
             raise TypeError(f"model_cls must be a Pydantic model class, got {model_cls!r}")
         self.model_cls: type[ModelT] = model_cls
         self.codec: ModelCodec[ModelT] = ModelCodec(model_cls)
+        check_collection_name(self.codec.collection)
 
     # ----------------------------------------------------------------- description
     @property
@@ -369,18 +380,23 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     async def insert(self, obj: BaseModel) -> ModelT:
         """Store a new document; returns a copy with ``id`` set (the caller's object is unchanged).
 
-        Raises ``DuplicateInsertError`` when the id or a unique field is already taken.
+        Raises ``DuplicateInsertError`` when the id or a unique field is already taken, and
+        Pydantic's ``ValidationError`` — before writing anything — when ``obj`` does not validate
+        as the model (built with ``model_construct``, changed by attribute assignment, or an
+        instance of another model class).
         """
         doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         await self._insert_docs([doc])
-        return self.codec.from_document(doc)
+        return stored
 
     async def insert_many(self, objs: Iterable[BaseModel]) -> list[ModelT]:
         """Store several new documents in one batch; returns them with ids, in input order."""
         docs = [self._prepare_insert(o) for o in objs]
+        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
         if docs:
             await self._insert_docs(docs)
-        return [self.codec.from_document(d) for d in docs]
+        return stored
 
     async def get(self, id: str) -> ModelT:
         """The document with this id; raises ``DocumentNotFoundError`` if missing or malformed."""
@@ -435,12 +451,14 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         """Replace the stored document that has ``obj.id`` with ``obj``; returns the stored copy.
 
         Raises ``DocumentNotFoundError`` if there is no such document, ``DuplicateInsertError``
-        if the new values break a unique constraint.
+        if the new values break a unique constraint, Pydantic's ``ValidationError`` (nothing
+        written) when ``obj`` does not validate as the model.
         """
         id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         if not await self._replace_doc(id, doc):
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return stored
 
     async def update_many(
         self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False
@@ -482,15 +500,17 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     def insert_sync(self, obj: BaseModel) -> ModelT:
         """Blocking twin of ``insert``."""
         doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         self._insert_docs_sync([doc])
-        return self.codec.from_document(doc)
+        return stored
 
     def insert_many_sync(self, objs: Iterable[BaseModel]) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
         docs = [self._prepare_insert(o) for o in objs]
+        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
         if docs:
             self._insert_docs_sync(docs)
-        return [self.codec.from_document(d) for d in docs]
+        return stored
 
     def get_sync(self, id: str) -> ModelT:
         """Blocking twin of ``get``."""
@@ -539,9 +559,10 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     def update_sync(self, obj: BaseModel) -> ModelT:
         """Blocking twin of ``update``."""
         id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
         if not self._replace_doc_sync(id, doc):
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return stored
 
     def update_many_sync(
         self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False
@@ -583,6 +604,7 @@ def _check_update(update: Any) -> Any:
     if isinstance(update, Mapping):
         if not update:
             raise QueryError("update_many needs update operators such as {'$set': {...}}, got {}")
+        check_query(update, "update")
         bad = [k for k in update if not (isinstance(k, str) and k.startswith("$"))]
         if bad:
             raise QueryError(
@@ -598,6 +620,7 @@ def _check_update(update: Any) -> Any:
 def _check_pipeline(pipeline: Any) -> list[dict[str, Any]]:
     if not isinstance(pipeline, list | tuple):
         raise QueryError(f"a pipeline must be a list of stage dicts, got {type(pipeline).__name__}")
+    check_query(pipeline, "pipeline")
     stages: list[dict[str, Any]] = []
     leading = True  # still in the stages that see stored documents, where _id is the document id
     for i, raw in enumerate(pipeline):

@@ -25,6 +25,7 @@ from pydantic import BaseModel, create_model
 from pydantic_core import MultiHostUrl, Url
 
 from mindtrace.database.core import typed_json
+from mindtrace.database.core.input_checks import MAX_NESTING, check_document
 
 __all__ = ["ModelCodec", "PlainDocument", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
 
@@ -249,6 +250,59 @@ def _plain_json_model(model_cls: type[BaseModel], seen: set[type] | None = None)
     return tuple(floats)
 
 
+# ----------------------------------------------------------------------------- nesting bound
+# Leaf classes whose dump is one value (no document or array).
+_FLAT_LEAVES: Final = (
+    str, int, float, bool, bytes, dt.date, dt.time, dt.timedelta, Decimal, uuid.UUID, ObjectId, enum.Enum,
+    *_AS_STRING,
+)  # fmt: skip
+
+
+def _annotation_depth(annotation: Any, seen: frozenset[type]) -> int | None:
+    # Most levels of documents/arrays a value of this annotation dumps to; None when unbounded
+    # or unknown (Any, recursive models, classes we do not know) or when the value may hold keys
+    # of the user's choosing (any dict), which must be checked too.
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _annotation_depth(typing.get_args(annotation)[0], seen)
+    if origin is Union or origin is types.UnionType:
+        depths = [_annotation_depth(a, seen) for a in typing.get_args(annotation)]
+        return None if None in depths else max(d for d in depths if d is not None)
+    if origin is Literal:
+        return 0
+    if origin in (list, set, frozenset, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if not args:
+            return None
+        depths = [_annotation_depth(a, seen) for a in args]
+        return None if None in depths else 1 + max(d for d in depths if d is not None)
+    if origin is not None:
+        return None
+    if annotation is type(None):
+        return 0
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model_depth(annotation, seen)
+    if isinstance(annotation, type) and issubclass(annotation, _FLAT_LEAVES):
+        return 0
+    return None
+
+
+def _model_depth(model_cls: type[BaseModel], seen: frozenset[type] = frozenset()) -> int | None:
+    """Most levels of documents and arrays in a dump of ``model_cls`` (the model itself counts
+    one), or None when it has no static bound (free-form or recursive fields, extra fields,
+    custom serializers) or holds a dict (whose keys are data)."""
+    if model_cls in seen or model_cls.model_config.get("extra") == "allow":
+        return None
+    decorators = model_cls.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers or model_cls.model_computed_fields:
+        return None
+    inner = seen | {model_cls}
+    depths = [_annotation_depth(info.annotation, inner) for info in model_cls.model_fields.values()]
+    if None in depths:
+        return None
+    return 1 + max((d for d in depths if d is not None), default=0)
+
+
 class ModelCodec(Generic[ModelT]):
     """Converts between one model class and engine documents; one instance per backend."""
 
@@ -284,6 +338,10 @@ class ModelCodec(Generic[ModelT]):
         self._json_id_prefix: str | None = '{"' + key + '":"' if '"' not in key and "\\" not in key else None
         self._validate_json = self.result_cls.__pydantic_validator__.validate_json
         self._validate_python = self.result_cls.__pydantic_validator__.validate_python
+        # Whether a dump of the model can be nested deeper than MongoDB's limit (or hold keys
+        # of the user's choosing); only then is every document walked before it is stored.
+        depth = _model_depth(model_cls)
+        self._depth_bounded = depth is not None and depth <= MAX_NESTING
 
     def id_of(self, obj: BaseModel) -> str | None:
         """The id already set on ``obj`` (as a hex string), or None."""
@@ -292,16 +350,25 @@ class ModelCodec(Generic[ModelT]):
 
     def to_document(self, obj: BaseModel, id: str) -> dict[str, Any]:
         """The engine document for ``obj`` stored under ``id`` (``_id`` first); ``obj`` is not
-        modified."""
+        modified. Raises ``DocumentTooLargeError`` when it is nested more than ``MAX_NESTING``
+        levels deep, ``InvalidDocument`` when a key contains NUL (MongoDB's rules, applied on
+        every backend; only models with free-form fields are walked to check)."""
         data = obj.model_dump(mode="python", by_alias=True)
         for key in self._id_keys:
             data.pop(key, None)
         cls = type(obj)
+        if not (self._depth_bounded and (cls is self.model_cls or cls is self.result_cls)):
+            check_document({"_id": id, **data}, self.collection)
         # A subclass instance may carry fields of any type: only the codec's own classes vouch.
         plain = self.plain_json_floats is not None and (cls is self.model_cls or cls is self.result_cls)
         doc: dict[str, Any] = PlainDocument(_id=id) if plain else {"_id": id}
         doc.update(data if self._native else to_engine_value(data))
         return doc
+
+    def check_stored(self, doc: Mapping[str, Any]) -> None:
+        """Refuse ``doc`` (e.g. an update's result, which may add fields the model does not
+        declare) as :meth:`to_document` would: too deep, or a key with NUL."""
+        check_document(doc, self.collection)
 
     def from_document(self, doc: Mapping[str, Any]) -> ModelT:
         """Validate an engine document back into the model (``_id`` becomes ``id``).

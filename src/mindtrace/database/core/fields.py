@@ -26,6 +26,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, Union
 
+from bson import Regex
 from pydantic import BaseModel
 
 __all__ = ["FieldPath", "FilterExpr", "ModelFields", "fields", "stored_name"]
@@ -169,8 +170,9 @@ class FieldPath:
         return FilterExpr({self._path: {operator: value}})
 
     def __eq__(self, value: object) -> FilterExpr:  # type: ignore[override]
-        if isinstance(value, Mapping | re.Pattern | FieldPath):
-            # {path: {...}} would read the dict's keys as operators, {path: re} as a regex match.
+        if isinstance(value, Mapping | re.Pattern | Regex | FieldPath):
+            # {path: {...}} would read the dict's keys as operators, {path: re} (or a BSON regex,
+            # e.g. from bson.json_util.loads of untrusted input) as a pattern match.
             return self._op("$eq", value)
         return FilterExpr({self._path: value})
 

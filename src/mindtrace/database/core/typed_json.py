@@ -18,6 +18,7 @@ NaN, +-infinity                 ``{"$n:float": "nan"}`` (``"inf"``, ``"-inf"``)
 ``UUID``                        ``{"$uuid": "6f1c...-..."}``
 ``bytes`` / ``bson.Binary``     ``{"$bytes": <base64>}`` / ``{"$bin": [<base64>, subtype]}``
 ``ObjectId``                    ``{"$oid": "65f0c3..."}``
+``str`` containing NUL          ``{"$str": "a\\u0000b"}`` (SQLite's JSON functions cut text at NUL)
 ==============================  ==========================================================
 
 The ``$date`` instant is always UTC with a fixed width (year to microsecond), so the stored JSON
@@ -44,9 +45,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from bson import Binary, Decimal128, ObjectId
 
+from mindtrace.database.core.exceptions import DocumentTooLargeError
+from mindtrace.database.core.input_checks import MAX_NESTING, find_invalid_text, nesting_exceeds
+
 __all__ = [
     "DATE_PREFIX",
     "NUMBER_TAG_PREFIX",
+    "STRING_TAG_PREFIX",
     "date_key",
     "dumps",
     "dumps_text",
@@ -61,6 +66,13 @@ DATE_PREFIX: Final = '{"$date":"'
 
 NUMBER_TAG_PREFIX: Final = '{"$n:'
 """Start of the stored JSON text of every number plain JSON cannot hold exactly."""
+
+STRING_TAG_PREFIX: Final = '{"$str":'
+"""Start of the stored JSON text of every string containing NUL. SQLite's ``json_extract`` ends
+text at a NUL, so such a string stored plainly would compare equal to its prefix in SQL (and
+``"admin\\x00x"`` would match ``{"name": "admin"}``); tagged, SQL sees an object and leaves the
+comparison to the query engine."""
+_NUL_ESCAPE: Final = b"\\u0000"  # how orjson writes NUL inside a JSON string
 
 _INT_MIN: Final = -(1 << 63)
 _UINT_MAX: Final = (1 << 64) - 1  # orjson writes (and reads back exactly) up to this value
@@ -158,7 +170,9 @@ def tag_value(value: Any) -> Any:
         return {"$time": value.isoformat()}
     if isinstance(value, dt.timedelta):
         return {"$timedelta": [value.days, value.seconds, value.microseconds]}
-    if isinstance(value, str | bool) or value is None:
+    if isinstance(value, str):
+        return {"$str": str(value)} if "\x00" in value else value
+    if isinstance(value, bool) or value is None:
         return value
     raise TypeError(
         f"cannot store a value of type {t.__module__}.{t.__qualname__} ({value!r}): supported are "
@@ -244,6 +258,8 @@ def needs_tagging(value: Any) -> bool:
 def _prepare(value: Any) -> Any:
     # Copy of ``value`` with everything plain JSON cannot carry replaced by tags and keys escaped.
     t = type(value)
+    if t is str:
+        return {"$str": value} if "\x00" in value else value
     if t in _PLAIN:
         return value
     if t is dict or isinstance(value, Mapping):
@@ -262,22 +278,58 @@ def dumps(doc: Any, *, assume_plain: bool = False) -> bytes:
     ``assume_plain=True`` skips the pass that looks for what orjson would store inexactly (UUIDs,
     NaN/infinity, ``$`` or non-string keys): the caller vouches for their absence, e.g. because
     the document is the dump of a model whose types exclude them. Ints beyond 64 bits are still
-    caught (orjson refuses them and the full pass takes over).
-    Raises ``TypeError`` naming the type of a value that cannot be stored.
+    caught (orjson refuses them and the full pass takes over), and so are strings containing NUL
+    (found in orjson's output, then tagged by the full pass).
+    Raises ``TypeError`` naming the type of a value that cannot be stored,
+    ``UnicodeEncodeError`` for a string (or key) that is not valid Unicode (lone surrogates), and
+    ``DocumentTooLargeError`` for a document nested too deeply for orjson (over 255 levels).
     """
+    try:
+        return _dumps_document(doc, assume_plain)
+    except RecursionError as e:  # the tagging pass recurses; orjson stops at 255 levels itself
+        raise _too_deep(doc) from e
+
+
+def _too_deep(doc: Any) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"document {doc.get('_id') if isinstance(doc, Mapping) else None!r} is nested more than "
+        f"{MAX_NESTING} levels deep (documents and arrays), MongoDB's limit on every backend; "
+        "flatten it or store the deep part as a string (e.g. JSON text)"
+    )
+
+
+def _dumps_document(doc: Any, assume_plain: bool) -> bytes:
     if assume_plain:
         try:
-            return orjson.dumps(doc, default=_orjson_default, option=_DUMPS_OPTIONS)
+            out = orjson.dumps(doc, default=_orjson_default, option=_DUMPS_OPTIONS)
         except orjson.JSONEncodeError:
             pass  # a huge int (or an unsupported type): the full pass handles or names it
+        else:
+            return out if _NUL_ESCAPE not in out else _dumps_prepared(doc)
     if needs_tagging(doc):
-        doc = _prepare(doc)
+        return _dumps_prepared(doc)
+    out = _dumps(doc, doc)
+    # A NUL inside a string (or a backslash followed by "u0000", which costs a second pass only).
+    return out if _NUL_ESCAPE not in out else _dumps_prepared(doc)
+
+
+def _dumps_prepared(doc: Any) -> bytes:
+    return _dumps(_prepare(doc), doc)
+
+
+def _dumps(value: Any, doc: Any) -> bytes:
     try:
-        return orjson.dumps(doc, default=_orjson_default, option=_DUMPS_OPTIONS)
+        return orjson.dumps(value, default=_orjson_default, option=_DUMPS_OPTIONS)
     except orjson.JSONEncodeError as e:
-        # orjson reports unsupported types through our default (TypeError) and recursion limits.
+        # orjson reports unsupported types through our default (TypeError), invalid UTF-8 and
+        # recursion limits.
         if isinstance(e.__cause__, TypeError):
             raise e.__cause__ from None
+        found = find_invalid_text(doc)
+        if found is not None:
+            found[1].encode("utf-8")  # raises the UnicodeEncodeError naming the character
+        if nesting_exceeds(doc):  # orjson stops at 255 levels; MongoDB's limit is 100
+            raise _too_deep(doc) from e
         raise TypeError(f"cannot encode document as JSON: {e}") from e
 
 
@@ -347,6 +399,8 @@ def _untag(d: dict[str, Any]) -> Any:
     if first == "$timedelta":
         days, seconds, micros = d[first]
         return dt.timedelta(days=days, seconds=seconds, microseconds=micros)
+    if first == "$str":
+        return d[first]
     return _restore_dict(d)
 
 

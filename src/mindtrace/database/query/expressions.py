@@ -43,6 +43,7 @@ from mindtrace.database.query.expr_operands import (
     check_variable_name,
     get_path,
 )
+from mindtrace.database.query.recursion_guard import guard_recursion, too_deep
 
 __all__ = [
     "OPERATORS",
@@ -329,7 +330,11 @@ def compile_expression(expr: Any, variables: Iterable[str] = ()) -> Evaluator:
     ``$lookup``'s ``let``). Raises QueryError for unknown operators, bad arity and undefined
     variables; evaluation raises QueryError for errors MongoDB raises at run time.
     """
-    return ExpressionCompiler(variables).compile(expr)
+    try:
+        evaluator = ExpressionCompiler(variables).compile(expr)
+    except RecursionError as e:
+        raise too_deep() from e
+    return guard_recursion(evaluator)
 
 
 def evaluate(expr: Any, doc: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> Any:

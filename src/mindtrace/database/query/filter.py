@@ -34,6 +34,7 @@ from mindtrace.database.query.compare import (
     values_equal,
 )
 from mindtrace.database.query.paths import LeafArrays, array_index, path_values, split_path
+from mindtrace.database.query.recursion_guard import guard_recursion, too_deep
 from mindtrace.database.query.regex import (
     QueryRegex,
     compile_regex,
@@ -127,7 +128,11 @@ def compile_filter(filter: Mapping[str, Any]) -> DocumentPredicate:
     """
     if not isinstance(filter, Mapping):
         raise QueryError(f"a filter must be a mapping (dict), got {type(filter).__name__}")
-    return _compile_document(filter, top_level=True)
+    try:
+        predicate = _compile_document(filter, top_level=True)
+    except RecursionError as e:
+        raise too_deep() from e
+    return guard_recursion(predicate)
 
 
 def matches(filter: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from bson import ObjectId
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.expressions import ExpressionCompiler
+from mindtrace.database.query.recursion_guard import guard_recursion
 from mindtrace.database.query.stages import STAGES
 from mindtrace.database.query.stages.context import CompiledPipeline, Document, RunContext, Stage
 
@@ -153,10 +154,12 @@ class CompiledAggregation:
 
     __slots__ = ("_fresh", "_run")
 
+    @guard_recursion
     def __init__(self, pipeline: Sequence[Mapping[str, Any]]) -> None:
         self._run = _PipelineCompiler().compile(pipeline, "pipeline")
         self._fresh = _output_is_fresh(pipeline)
 
+    @guard_recursion
     def run(
         self,
         docs: Iterable[Mapping[str, Any]],

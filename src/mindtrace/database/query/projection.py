@@ -31,6 +31,7 @@ from bson import Decimal128
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.compare import MISSING
 from mindtrace.database.query.filter import compile_filter
+from mindtrace.database.query.recursion_guard import guard_recursion
 
 __all__ = ["Projection", "compile_projection", "project"]
 
@@ -112,6 +113,7 @@ class Projection:
         """True for inclusion projections (only listed fields are kept), False for exclusions."""
         return self._is_inclusion
 
+    @guard_recursion
     def apply(self, doc: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Project ``doc``; ``variables`` binds the ``$$names`` declared at compile time.
 
@@ -306,6 +308,8 @@ def _is_flag_value(value: Any) -> bool:
 def _flag_truthy(value: Any) -> bool:
     if isinstance(value, Decimal128):
         value = value.to_decimal()
+    if isinstance(value, Decimal) and value.is_nan():
+        return True  # NaN is not zero (and a signalling NaN raises on comparison)
     return bool(value != 0)
 
 
@@ -622,6 +626,7 @@ def _slice_int(value: Any) -> int:
     return max(-(2**31), min(2**31 - 1, int(number)))
 
 
+@guard_recursion
 def compile_projection(
     projection: Mapping[str, Any] | None,
     *,

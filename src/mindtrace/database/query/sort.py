@@ -26,6 +26,7 @@ from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.compare import MISSING, compare_values, type_rank
 from mindtrace.database.query.paths import EMPTY_ARRAY, LeafArrays, path_values, split_path
+from mindtrace.database.query.recursion_guard import guard_recursion
 
 __all__ = ["SortSpec", "parse_sort", "sort_documents", "sort_key"]
 
@@ -145,7 +146,7 @@ def parse_sort(sort: SortSpec | None) -> list[tuple[tuple[str, ...], int]]:
                 f"sort on {field!r}: {direction!r} is not supported (no $meta/text scores); use 1 or -1",
                 operator="$meta" if "$meta" in direction else "$sort",
             )
-        if isinstance(direction, bool) or direction not in (1, -1):
+        if isinstance(direction, bool) or not _is_unit(direction):
             raise QueryError(
                 f"sort on {field!r}: key ordering must be 1 (for ascending) or -1 (for descending), "
                 f"got {direction!r}",
@@ -187,6 +188,15 @@ def _field_key(parts: tuple[str, ...], direction: int) -> Callable[[Mapping[str,
     return nested_key
 
 
+def _is_unit(direction: Any) -> bool:
+    # 1 or -1 as any number; a signalling NaN Decimal raises on comparison (and is neither).
+    try:
+        return bool(direction in (1, -1))
+    except ArithmeticError:
+        return False
+
+
+@guard_recursion
 def sort_key(sort: SortSpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A key function for ``sorted(docs, key=sort_key(spec))`` giving MongoDB's order for ``spec``.
 
@@ -204,9 +214,10 @@ def sort_key(sort: SortSpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     def key(doc: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(k(doc) if direction > 0 else _Descending(k(doc)) for k, direction in keys)
 
-    return key
+    return guard_recursion(key)
 
 
+@guard_recursion
 def sort_documents(docs: Iterable[DocT], sort: SortSpec | None) -> list[DocT]:
     """Return ``docs`` as a new list in MongoDB's order for ``sort`` (stable; input untouched).
 

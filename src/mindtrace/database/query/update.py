@@ -17,6 +17,7 @@ from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.bson_text import render_element, render_value
 from mindtrace.database.query.compare import MISSING, values_equal
 from mindtrace.database.query.positional import matched_array_index
+from mindtrace.database.query.recursion_guard import guard_recursion
 from mindtrace.database.query.type_codes import bson_type_name
 from mindtrace.database.query.update_operators import (
     MODIFIERS,
@@ -419,6 +420,7 @@ class CompiledUpdate:
         # and stage errors should surface before anything is written.
         self._pipeline = compile_pipeline([dict(stage) for stage in pipeline])
 
+    @guard_recursion
     def apply(
         self,
         doc: Mapping[str, Any],
@@ -476,6 +478,7 @@ class CompiledUpdate:
         return _restore_id(doc, out[0])
 
 
+@guard_recursion
 def compile_update(
     update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
@@ -495,6 +498,7 @@ def compile_update(
     return CompiledUpdate(update, array_filters)
 
 
+@guard_recursion
 def apply_update(
     doc: Mapping[str, Any],
     update: Mapping[str, Any] | Sequence[Mapping[str, Any]],

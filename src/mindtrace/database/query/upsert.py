@@ -10,6 +10,7 @@ from typing import Any, Final
 from bson import Regex
 
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.query.recursion_guard import guard_recursion
 from mindtrace.database.query.update_tree import clone_value
 
 __all__ = ["upsert_seed"]
@@ -71,6 +72,7 @@ def _check_overlaps(paths: list[str]) -> None:
                 )
 
 
+@guard_recursion
 def upsert_seed(filter: Mapping[str, Any]) -> dict[str, Any]:
     """The document MongoDB builds from ``filter`` before applying the update of an upsert.
 

@@ -53,6 +53,8 @@ from bson import Binary, ObjectId
 from mindtrace.database.backends.local.model_paths import ArrayPaths
 from mindtrace.database.backends.local.sqlite_schema import field_sql, json_type_sql
 from mindtrace.database.core import typed_json
+from mindtrace.database.core.input_checks import is_valid_text
+from mindtrace.database.query.filter import is_operator_document
 
 __all__ = [
     "FALSE",
@@ -220,6 +222,7 @@ class _Path:
         "objects",
         "ops",
         "scalar",
+        "strtags",
         "tags",
         "text",
         "text_only",
@@ -243,6 +246,11 @@ class _Path:
         self.objects = Sql(f"{x} >= '{{' AND {x} < '|'")
         # Decimals, huge ints, NaN and infinities: stored as {"$n:...} text, compared by the engine.
         self.tags = FALSE if scalar else Sql(f"{x} >= '{typed_json.NUMBER_TAG_PREFIX}' AND {x} < '{{\"$n;'")
+        # Strings containing NUL: stored as {"$str":...} (json_extract cuts text at NUL), so SQL
+        # sees an object and the engine compares them.
+        self.strtags = (
+            FALSE if scalar else Sql(f"{x} >= '{typed_json.STRING_TAG_PREFIX}' AND {x} < '{{\"$str;'")
+        )
         # "OR <candidate branches>" suffixes, so hot paths build conditions by concatenation.
         self.arr_tail = "" if arrays is FALSE else " OR (" + arrays.text + ")"
         self.num_tail = ("" if self.tags is FALSE else " OR (" + self.tags.text + ")") + self.arr_tail
@@ -422,6 +430,10 @@ class SqlitePushdown:
             return ctx.unknown()
         t = type(value)
         if t is str:
+            if "\x00" in value:  # stored tagged: compare the tag's JSON text, like a UUID's
+                cond = Sql(p.eq, (typed_json.value_text(value),))
+                sure = sql_and([cond, p.object])
+                return _Bounds(sure, sql_or([cond, p.arrays]), p.object)
             cond = Sql(p.eq, (value,))
             if value[:1] in ("[", "{"):
                 sure = p.both(cond, p.text)
@@ -467,7 +479,9 @@ class SqlitePushdown:
         return ctx.unknown()
 
     def _in(self, key: str, values: list[Any], ctx: _Context) -> _Bounds:
-        if any(_is_regex(v) for v in values):
+        if any(_is_regex(v) or is_operator_document(v) for v in values):
+            # Regexes match patterns; operator documents are an error the engine reports
+            # ("cannot nest $ under $in"), even when no row is a candidate.
             return ctx.unknown()
         if not values:
             return _NOTHING
@@ -479,8 +493,8 @@ class SqlitePushdown:
         p = self._path(key, ctx)
         if p is None:
             return ctx.unknown()
-        strings = [v for v in values if type(v) is str]
-        rest = [v for v in values if type(v) is not str]
+        strings = [v for v in values if type(v) is str and "\x00" not in v]
+        rest = [v for v in values if type(v) is not str or "\x00" in v]
         parts: list[_Bounds] = []
         if strings:
             cond = _in_list(p.x, strings)
@@ -525,8 +539,12 @@ class SqlitePushdown:
             cond = Sql(" AND ".join(texts), tuple(values))
             sure = p.both(cond, p.text)
             # Arrays and objects are TEXT too (their JSON): only a string row is sure. A string
-            # starting with "[" may have come in through the array branch only, though.
-            return _Bounds(sure, p.candidates(cond, p.arr_tail), p.text if p.arrays is FALSE else sure)
+            # starting with "[" (or '{"$str":') may have come in through the array (or tagged
+            # string) branch only, though. Strings holding NUL are stored tagged: candidates
+            # whatever the bounds.
+            where = sql_or([p.candidates(cond, p.arr_tail), p.strtags])
+            only_text = p.arrays is FALSE and p.strtags is FALSE
+            return _Bounds(sure, where, p.text if only_text else sure)
         if all(isinstance(v, dt.date) for v in values):
             cond = sql_and([self._date_range(x, op, v) for op, v in ops])
             return _Bounds(sql_and([cond, p.object]), sql_or([cond, p.arrays]), p.object)
@@ -614,6 +632,8 @@ def simple_kind(value: Any) -> str | None:
     str, an int within 64 bits or a finite float (the values whose filters are compiled once)."""
     t = type(value)
     if t is str:
+        if "\x00" in value or not is_valid_text(value):
+            return None  # stored tagged / refused with QueryError by the general path
         return "str[" if value[:1] in ("[", "{") else "str"
     if t is int:
         return "int" if _INT64_MIN <= value <= _INT64_MAX else None

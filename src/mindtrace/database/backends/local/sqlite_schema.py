@@ -18,6 +18,7 @@ from typing import Final
 
 from mindtrace.database.core.exceptions import DuplicateInsertError
 from mindtrace.database.core.indexes import IndexSpec
+from mindtrace.database.core.input_checks import is_valid_text
 
 __all__ = ["CollectionTable", "field_sql", "json_path", "quote_ident"]
 
@@ -36,11 +37,20 @@ def json_path(path: str) -> str | None:
     """The SQLite JSON path for a dotted MongoDB path, or None when SQLite cannot address it.
 
     Components that are numbers (array positions in MongoDB), start with ``$``, are empty or
-    contain ``"``/``\\`` (which SQLite's path syntax cannot quote) are not addressable.
+    contain ``"``/``\\`` (which SQLite's path syntax cannot quote) are not addressable, nor are
+    those holding NUL or text that is not valid Unicode (SQL text cannot carry either).
     """
     out = ["$"]
     for part in path.split("."):
-        if not part or part[0] == "$" or part.isdigit() or '"' in part or "\\" in part:
+        if (
+            not part
+            or part[0] == "$"
+            or part.isdigit()
+            or '"' in part
+            or "\\" in part
+            or "\x00" in part
+            or not is_valid_text(part)
+        ):
             return None
         out.append("." + part if _IDENTIFIER.fullmatch(part) else '."' + part + '"')
     return "".join(out)

@@ -22,12 +22,13 @@ import datetime as dt
 import types
 import typing
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from bson import Decimal128, ObjectId
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions, TypeDecoder, TypeEncoder, TypeRegistry
+from bson.errors import InvalidDocument
 from pydantic import AwareDatetime, BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
@@ -47,7 +48,13 @@ class _DecimalCodec(TypeEncoder, TypeDecoder):
     bson_type = Decimal128
 
     def transform_python(self, value: Decimal) -> Decimal128:
-        return Decimal128(value)
+        try:
+            return Decimal128(value)
+        except DecimalException as e:  # more digits (or a wider exponent) than decimal128 holds
+            raise InvalidDocument(
+                f"cannot store Decimal {value} in BSON: Decimal128 holds at most 34 significant "
+                "digits; round it (e.g. with Decimal.quantize) first"
+            ) from e
 
     def transform_bson(self, value: Decimal128) -> Decimal:
         return value.to_decimal()

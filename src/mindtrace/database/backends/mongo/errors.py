@@ -12,7 +12,11 @@ Only these are renamed (always chained with ``raise ... from``):
   -> ``DocumentTooLargeError``;
 * connection failures (``ConnectionFailure`` and its subclasses ``AutoReconnect``,
   ``ServerSelectionTimeoutError``, ``NetworkTimeout``...) -> ``ConnectionFailedError`` naming the
-  URL with its password hidden.
+  URL with its password hidden;
+* a document string that is not valid Unicode (``UnicodeEncodeError``: lone surrogates) ->
+  Pydantic's ``ValidationError`` (type ``string_unicode``), as on every backend;
+* ints beyond 64 bits (PyMongo's ``OverflowError``) -> ``InvalidDocument``, like every other value
+  BSON cannot encode.
 
 Everything else (``InvalidDocument`` for unencodable values, ``ConfigurationError`` for a bad URL,
 programming errors) propagates unchanged.
@@ -25,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from bson.errors import InvalidDocument
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
@@ -38,6 +43,7 @@ from mindtrace.database.core.exceptions import (
     DuplicateInsertError,
     QueryError,
 )
+from mindtrace.database.core.input_checks import invalid_text_error
 from mindtrace.database.core.urls import redact_url
 
 __all__ = ["DUPLICATE_KEY_CODES", "MongoErrorContext", "bulk_insert_error"]
@@ -72,6 +78,16 @@ class MongoErrorContext:
             self.raise_operation_failure(e, operation)
         except DocumentTooLarge as e:
             raise self.too_large(str(e)) from e
+        except UnicodeEncodeError as e:
+            # BSON holds UTF-8 only. Queries are checked before they get here, so this is a
+            # document's string with a lone surrogate: Pydantic's error for invalid text.
+            raise invalid_text_error(self.collection, None, str(e.object)) from e
+        except OverflowError as e:
+            # PyMongo's "MongoDB can only handle up to 8-byte ints": a value BSON cannot encode,
+            # reported like every other one (InvalidDocument).
+            raise InvalidDocument(
+                f"{e} (collection {self.collection!r}, {operation}); store larger integers as Decimal or str"
+            ) from e
         except ConnectionFailure as e:
             raise ConnectionFailedError(
                 f"cannot reach MongoDB at {self.url} during {operation} on collection "

@@ -47,6 +47,7 @@ from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, UpdateResult
 from mindtrace.database.core.document import is_valid_id, new_id
 from mindtrace.database.core.exceptions import DocumentTooLargeError, DuplicateInsertError, QueryError
+from mindtrace.database.core.input_checks import invalid_text_error
 from mindtrace.database.query import compile_filter, sort_documents
 from mindtrace.database.query.pipeline import CompiledAggregation
 from mindtrace.database.query.projection import compile_projection
@@ -181,8 +182,13 @@ class Collection:
 
     # ------------------------------------------------------------------ encoding
     def encode(self, doc: dict[str, Any]) -> bytes:
-        """The stored bytes of an engine document; raises ``DocumentTooLargeError`` past 16 MiB."""
-        raw = typed_json.dumps(doc)
+        """The stored bytes of an engine document; raises ``DocumentTooLargeError`` past 16 MiB
+        (or nested over 255 levels), Pydantic's ``ValidationError`` for a string that is not
+        valid Unicode (lone surrogates), which no store can encode."""
+        try:
+            raw = typed_json.dumps(doc)
+        except UnicodeEncodeError as e:
+            raise invalid_text_error(self.keys.collection, doc) from e
         if len(raw) > MAX_DOCUMENT_BYTES:
             raise DocumentTooLargeError(
                 f"document {doc.get('_id')!r} is {len(raw)} bytes encoded; collection "
