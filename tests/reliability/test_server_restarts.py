@@ -753,3 +753,34 @@ async def test_first_calls_after_an_idle_restart_succeed(target: Target, namespa
     assert backend.get_sync(str(doc.id)).n == 2
     assert await backend.count() == 1
     await backend.close()
+
+
+class Plain(BaseModel):
+    """No index: opening a backend on it does not talk to the server."""
+
+    id: str | None = None
+    name: str = ""
+
+
+def test_mongo_timeouts_are_constructor_options() -> None:
+    """``MongoMindtraceODMBackend(..., serverSelectionTimeoutMS=...)`` bounds a call to an
+    unreachable server; backends share a client only when URL and options are equal, so one
+    backend's timeouts never leak into another's."""
+    url = f"mongodb://u:{PASSWORD}@127.0.0.1:{_free_port()}/?authSource=admin"
+    quick = MongoMindtraceODMBackend(Plain, url, "x", serverSelectionTimeoutMS=200, connectTimeoutMS=200)
+    same = MongoMindtraceODMBackend(Plain, url, "y", serverSelectionTimeoutMS=200, connectTimeoutMS=200)
+    default = MongoMindtraceODMBackend(Plain, url, "x")
+    try:
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailedError) as caught:
+            quick.count_sync()
+        assert time.monotonic() - started < 10 * 0.2
+        assert caught.value.url == redact_url(url) and PASSWORD not in str(caught.value)
+        client = quick.sync_client()
+        assert client is same.sync_client()
+        assert client is not default.sync_client()
+        assert client.options.server_selection_timeout == 0.2
+        assert default.sync_client().options.server_selection_timeout == 30
+    finally:
+        for backend in (quick, same, default):
+            backend.close_sync()
