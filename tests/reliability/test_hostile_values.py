@@ -49,8 +49,9 @@ HOSTILE: list[str] = [
     "json_extract(doc,'$')", "'$.name'", "$ne", "$where", "$gt", "$$ROOT", "$", "$.", "a.b", "..",
     "", " ", "é", "日本", "😀", "\u202e", "\ufeff", "\U0010ffff",
     '{"$str":"admin\\u0000evil"}', '{"$oid":"65f0c3aa0000000000000001"}', "[1,2]", "null", "true",
-    "x" * MEGABYTE, "é" * (MEGABYTE // 2), "admin" + "\x00" * 1000,
+    "admin" + "\x00" * 1000, "*" * 300 + "\x00",
 ]  # fmt: skip
+LONG: list[str] = ["x" * MEGABYTE, "é" * (MEGABYTE // 2), "\x00" * (MEGABYTE // 8), "admin\x00" + "y" * MEGABYTE]
 
 NOT_UTF8: list[bytes] = [
     b"\xff",
@@ -124,6 +125,19 @@ def test_hostile_values_round_trip_and_find_only_their_document(stored: tuple[An
         assert id in {d.id for d in docs.find_sync({"tags": original.name})}
         assert [d.id for d in docs.find_sync({"data": original.data})] == [id]
     assert docs.count_sync({"tags": "*"}) == len(HOSTILE)
+
+
+def test_megabyte_values_round_trip_and_find_only_their_document(store: Store) -> None:
+    docs = store.open(Doc)
+    docs.insert_many_sync([Doc(name=v, code=v) for v in ["admin", "x", "é", "\x00", "admin\x00"]])
+    stored = docs.insert_many_sync([Doc(name=v, tag=v, code=v, tags=[v]) for v in LONG])
+    for original in stored:
+        assert docs.get_sync(original.id) == original
+        for field in ("name", "tag", "code"):
+            assert [d.id for d in docs.find_sync({field: original.name})] == [original.id]
+    found = docs.find_sync({"tags": {"$in": LONG}}, projection={"_id": 1})
+    assert sorted(d["_id"] for d in found) == sorted(d.id for d in stored)
+    assert docs.count_sync({"name": {"$gt": "x"}}) == 3  # "x" * 1 MB, and the two "é" strings
 
 
 def test_ranges_and_sets_over_hostile_values_equal_the_engine(stored: tuple[Any, dict[str, Doc]]) -> None:
