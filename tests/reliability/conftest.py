@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import random
 from collections.abc import Callable, Iterator
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any, TypeVar
 
 import pytest
@@ -35,18 +35,23 @@ SEED_ENV = "RELIABILITY_SEED"
 
 FIGURE_PREFIX = "figure:"
 
+WorkerContext = ForkServerContext | SpawnContext
+"""What ``process_context`` returns (both have ``Process``, ``Queue``, ``Barrier``...)."""
+
 # Imported once by the fork server, not by every worker: what workers need most.
 _PRELOAD = [
+    "pytest",  # test modules hold the workers' entry points, and import it
     "pydantic",
     "mindtrace.database",
     "mindtrace.database.backends.local_odm_backend",
     "tests.reliability",
     "tests.reliability.test_unique_races",  # with the Redis and MongoDB backends its workers use
+    "tests.reliability.test_lost_updates",
 ]
 
 
 @pytest.fixture(scope="session")
-def process_context() -> BaseContext:
+def process_context() -> WorkerContext:
     """Start method for worker processes: ``forkserver`` (package preloaded) where available,
     else ``spawn``. Never plain ``fork``: a forked worker could inherit SQLite or socket state."""
     if "forkserver" in multiprocessing.get_all_start_methods():

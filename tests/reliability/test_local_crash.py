@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,7 +50,7 @@ from mindtrace.database import DuplicateInsertError, Index
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.document import new_id
-from tests.reliability.conftest import short_and_soak
+from tests.reliability.conftest import WorkerContext, short_and_soak
 
 COLLECTION = "crash_ledger"
 GROUPS = 16
@@ -231,7 +230,7 @@ class Writer:
                 raise AssertionError("update_many giving two documents one unique key did not fail")
         elif kind in ("replace", "replace_dup"):
             try:
-                await self.call("update", make_doc(op["id"], tuple(op["doc"])))  # type: ignore[arg-type]
+                await self.call("update", make_doc(op["id"], tuple(op["doc"])))
             except DuplicateInsertError:
                 assert kind == "replace_dup", op
             else:
@@ -348,6 +347,21 @@ def stored_state(path: Path) -> State:
     return state
 
 
+def difference(expected: State, stored: State) -> str:
+    """A short account of how ``stored`` departs from ``expected`` (for failure messages)."""
+    missing = [id for id in expected if id not in stored]
+    extra = [id for id in stored if id not in expected]
+    changed = {
+        id: (expected[id][:3], stored[id][:3])
+        for id in expected
+        if id in stored and stored[id] != expected[id]
+    }
+    return (
+        f"{len(missing)} missing {missing[:3]}, {len(extra)} unexpected {extra[:3]}, "
+        f"{len(changed)} different (expected, stored) {dict(list(changed.items())[:3])}"
+    )
+
+
 def check_round(path: Path, before: State, replay: Replay, tally: Tally) -> State:
     """Verify the file after a kill against the journal; returns the state now stored."""
     acknowledged = dict(before)
@@ -357,14 +371,15 @@ def check_round(path: Path, before: State, replay: Replay, tally: Tally) -> Stat
     if stored == acknowledged:
         tally.in_flight_absent += replay.pending is not None
     else:
-        assert replay.pending is not None, "the stored documents differ from the acknowledged writes"
+        assert replay.pending is not None, (
+            f"the stored documents differ from the acknowledged writes: {difference(acknowledged, stored)}"
+        )
         completed = dict(acknowledged)
         apply(completed, replay.pending)
-        lost = {id: row[:3] for id, row in acknowledged.items() if stored.get(id) != row}
         assert stored == completed, (
             f"stored state is neither the acknowledged one nor that plus the whole in-flight "
-            f"operation {replay.pending['op']!r}; acknowledged documents missing or different: "
-            f"{dict(list(lost.items())[:5])}"
+            f"operation {replay.pending['op']!r}; against the acknowledged state: "
+            f"{difference(acknowledged, stored)}"
         )
         tally.in_flight_committed += 1
     tally.acked_ops += len(replay.acked)
@@ -372,7 +387,7 @@ def check_round(path: Path, before: State, replay: Replay, tally: Tally) -> Stat
     return stored
 
 
-def run_kills(path: Path, workdir: Path, kills: int, context: BaseContext, rng: random.Random) -> Tally:
+def run_kills(path: Path, workdir: Path, kills: int, context: WorkerContext, rng: random.Random) -> Tally:
     tally = Tally()
     state: State = {}
     for round_no in range(kills):
@@ -423,7 +438,7 @@ def wait_until(condition: Callable[[], bool]) -> None:
 def test_acknowledged_writes_survive_kill_9(
     kills: int,
     tmp_path: Path,
-    process_context: BaseContext,
+    process_context: WorkerContext,
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
@@ -442,7 +457,7 @@ def test_replay_rejects_a_lost_acknowledged_write(tmp_path: Path) -> None:
     """The checker itself can fail: a file missing an acknowledged insert is caught."""
     path = tmp_path / "lost.sqlite3"
     with LocalODMBackend(Ledger, path) as backend:
-        kept = ["a" * 24, "k1", 1, "x"]
+        kept: list[Any] = ["a" * 24, "k1", 1, "x"]
         backend.insert_sync(make_doc(kept[0], ("k1", 1, 0, "x")))
     replay = Replay(
         acked=[{"op": "insert", "docs": [kept]}, {"op": "insert", "docs": [["b" * 24, "k2", 1, "y"]]}],

@@ -28,7 +28,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.context import BaseContext
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -39,7 +38,7 @@ from pydantic import BaseModel
 
 from mindtrace.database import DuplicateInsertError, Index
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
-from tests.reliability.conftest import short_and_soak
+from tests.reliability.conftest import WorkerContext, short_and_soak
 
 ACCOUNTS = 12
 OPENING = 1000
@@ -276,7 +275,7 @@ def worker(
     results.put(outcome)
 
 
-def run_workers(context: BaseContext, path: Path, seconds: float, rng: random.Random) -> list[Outcome]:
+def run_workers(context: WorkerContext, path: Path, seconds: float, rng: random.Random) -> list[Outcome]:
     roles = [("writer", f"w{i}") for i in range(WRITERS)] + [("reader", f"r{i}") for i in range(READERS)]
     start = context.Barrier(len(roles))
     results: Queue[Any] = context.Queue()
@@ -332,7 +331,7 @@ def check_final(path: Path, writers: list[Outcome]) -> int:
 def test_writers_and_readers_on_one_file(
     seconds: float,
     tmp_path: Path,
-    process_context: BaseContext,
+    process_context: WorkerContext,
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
@@ -380,7 +379,7 @@ def open_together(path_pattern: str, me: int, rounds: int, start: Barrier, resul
 
 @pytest.mark.parametrize("rounds", short_and_soak(100, 1000))
 def test_processes_opening_a_fresh_file_together(
-    rounds: int, tmp_path: Path, process_context: BaseContext, figure: Callable[[str, Any], None]
+    rounds: int, tmp_path: Path, process_context: WorkerContext, figure: Callable[[str, Any], None]
 ) -> None:
     processes_n = WRITERS + READERS
     start = process_context.Barrier(processes_n)
