@@ -51,7 +51,12 @@ HOSTILE: list[str] = [
     '{"$str":"admin\\u0000evil"}', '{"$oid":"65f0c3aa0000000000000001"}', "[1,2]", "null", "true",
     "admin" + "\x00" * 1000, "*" * 300 + "\x00",
 ]  # fmt: skip
-LONG: list[str] = ["x" * MEGABYTE, "é" * (MEGABYTE // 2), "\x00" * (MEGABYTE // 8), "admin\x00" + "y" * MEGABYTE]
+LONG: list[str] = [
+    "x" * MEGABYTE,
+    "é" * (MEGABYTE // 2),
+    "\x00" * (MEGABYTE // 8),
+    "admin\x00" + "y" * MEGABYTE,
+]
 
 NOT_UTF8: list[bytes] = [
     b"\xff",

@@ -613,6 +613,8 @@ def _check_update(update: Any) -> Any:
             )
         return to_engine_value(dict(update))
     if isinstance(update, list | tuple):
+        if not update:
+            raise QueryError("update_many needs update operators or a non-empty pipeline, got []")
         return _check_pipeline(update)
     raise QueryError(f"an update must be a dict of update operators or a pipeline list, got {update!r}")
 
