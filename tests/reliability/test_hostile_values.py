@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -528,3 +529,29 @@ def test_local_unusable_collection_names_are_refused_at_construction(tmp_path: P
 def test_every_backend_refuses_collection_names_no_store_can_hold(store: Store, name: str) -> None:
     with pytest.raises(ValueError, match="collection name"):
         store.open(_named(name))
+
+
+class Numbers(BaseModel):
+    id: str | None = None
+    value: Any = None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**70, -(2**64), Decimal("1." + "1" * 40), Decimal("1E+7000")],
+    ids=["2**70", "-2**64", "41 digits", "1E+7000"],
+)
+def test_numbers_bson_cannot_hold(store: Store, value: Any) -> None:
+    """Local and Redis store them exactly (tagged); MongoDB refuses them with ``InvalidDocument``
+    (as for every value BSON cannot encode) — in documents and in filters — storing nothing."""
+    numbers = store.open(Numbers)
+    if store.kind == "mongo":
+        with pytest.raises(InvalidDocument):
+            numbers.insert_sync(Numbers(value=value))
+        with pytest.raises(InvalidDocument):
+            numbers.find_sync({"value": value})
+        assert numbers.count_sync() == 0
+        return
+    stored = numbers.insert_sync(Numbers(value=value))
+    assert numbers.get_sync(stored.id).value == value
+    assert [n.id for n in numbers.find_sync({"value": value})] == [stored.id]
