@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import pytest
 import redis
+from bson import Decimal128
 from bson.errors import InvalidDocument
 from pydantic import BaseModel, ValidationError
 
@@ -35,7 +36,7 @@ from mindtrace.database import (
     RedisODMBackend,
     eq_filter,
 )
-from mindtrace.database.query import compile_filter
+from mindtrace.database.query import compile_filter, matches, run_pipeline, sort_documents
 from mindtrace.database.testing.redis_server import RedisServer, available_server_kinds
 from tests.reliability.conftest import Store
 
@@ -555,3 +556,33 @@ def test_numbers_bson_cannot_hold(store: Store, value: Any) -> None:
     stored = numbers.insert_sync(Numbers(value=value))
     assert numbers.get_sync(stored.id).value == value
     assert [n.id for n in numbers.find_sync({"value": value})] == [stored.id]
+
+
+SNAN_QUERIES: list[Any] = [
+    {"value": Decimal("sNaN")},
+    {"value": {"$in": [1, Decimal("-sNaN")]}},
+    {"$expr": {"$eq": ["$value", Decimal128("sNaN")]}},
+]
+
+
+def test_signalling_nan_decimals_fail_cleanly(store: Store) -> None:
+    """Python refuses to compare ``Decimal('sNaN')``: in a query it is refused with
+    ``QueryError`` everywhere; the engine, handed one directly, raises ``QueryError`` too."""
+    numbers = store.open(Numbers)
+    numbers.insert_sync(Numbers(value=1))
+    for query in SNAN_QUERIES:
+        with pytest.raises(QueryError, match="signalling NaN"):
+            numbers.find_sync(query)
+        with pytest.raises(QueryError, match="signalling NaN"):
+            numbers.update_many_sync(query, {"$set": {"value": 2}})
+    with pytest.raises(QueryError, match="signalling NaN"):
+        numbers.update_many_sync({}, {"$set": {"value": Decimal("sNaN")}})
+    for call in (
+        lambda: matches({"value": Decimal("sNaN")}, {"value": 1}),
+        lambda: matches({"value": 1}, {"value": Decimal("sNaN")}),
+        lambda: sort_documents([{"v": Decimal("sNaN")}, {"v": 1}], [("v", 1)]),
+        lambda: run_pipeline([{"v": Decimal("sNaN")}], [{"$group": {"_id": "$v"}}]),
+    ):
+        with pytest.raises(QueryError, match="signalling NaN"):
+            call()
+    assert [n.value for n in numbers.all_sync()] == [1]

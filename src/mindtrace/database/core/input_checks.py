@@ -11,8 +11,10 @@ stop at the first problem.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final
 
+from bson import Decimal128
 from bson.errors import InvalidDocument
 from pydantic_core import ValidationError
 
@@ -125,11 +127,17 @@ def check_query(value: Any, what: str) -> None:
 
     ``what`` names the argument in the message ("filter", "update", ...). Raises ``QueryError``
     when it is nested more than ``MAX_NESTING`` levels deep, holds a string or key that is not
-    valid Unicode (lone surrogates), or a key (field name, path or operator) containing NUL.
+    valid Unicode (lone surrogates), a signalling-NaN decimal (Python cannot compare it), or a key
+    (field name, path or operator) containing NUL.
     """
     stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
         item, depth, where = stack.pop()
+        if isinstance(item, Decimal | Decimal128) and _is_snan(item):
+            raise QueryError(
+                f"the {what} holds a signalling NaN decimal at {_short(where)}; it cannot be compared "
+                "or stored portably: use Decimal('NaN')"
+            )
         if isinstance(item, str):
             if not is_valid_text(item):
                 raise QueryError(
@@ -155,6 +163,10 @@ def check_query(value: Any, what: str) -> None:
                     )
         prefix = where + "." if where else ""
         stack.extend((child, depth + 1, prefix + label) for label, child in children)
+
+
+def _is_snan(value: Decimal | Decimal128) -> bool:
+    return (value.to_decimal() if isinstance(value, Decimal128) else value).is_snan()
 
 
 def _short(where: str) -> str:

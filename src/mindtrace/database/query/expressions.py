@@ -18,6 +18,7 @@ the grammar (paths, variables, literals, ``$literal``, ``$let``) and the operato
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import random
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -34,6 +35,7 @@ from mindtrace.database.query import (
     expr_string,
 )
 from mindtrace.database.query.compare import MISSING
+from mindtrace.database.query.entry_guard import guard_recursion, too_deep, unusable_decimal
 from mindtrace.database.query.expr_operands import (
     Compiler,
     Constant,
@@ -43,7 +45,6 @@ from mindtrace.database.query.expr_operands import (
     check_variable_name,
     get_path,
 )
-from mindtrace.database.query.recursion_guard import guard_recursion, too_deep
 
 __all__ = [
     "OPERATORS",
@@ -334,6 +335,8 @@ def compile_expression(expr: Any, variables: Iterable[str] = ()) -> Evaluator:
         evaluator = ExpressionCompiler(variables).compile(expr)
     except RecursionError as e:
         raise too_deep() from e
+    except decimal.InvalidOperation as e:
+        raise unusable_decimal() from e
     return guard_recursion(evaluator)
 
 

@@ -14,6 +14,7 @@ complement of the positive predicate, so they match documents where the path is 
 
 from __future__ import annotations
 
+import decimal
 import math
 import operator as _operator
 import re
@@ -33,8 +34,8 @@ from mindtrace.database.query.compare import (
     type_rank,
     values_equal,
 )
+from mindtrace.database.query.entry_guard import guard_recursion, too_deep, unusable_decimal
 from mindtrace.database.query.paths import LeafArrays, array_index, path_values, split_path
-from mindtrace.database.query.recursion_guard import guard_recursion, too_deep
 from mindtrace.database.query.regex import (
     QueryRegex,
     compile_regex,
@@ -132,6 +133,8 @@ def compile_filter(filter: Mapping[str, Any]) -> DocumentPredicate:
         predicate = _compile_document(filter, top_level=True)
     except RecursionError as e:
         raise too_deep() from e
+    except decimal.InvalidOperation as e:
+        raise unusable_decimal() from e
     return guard_recursion(predicate)
 
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 from bson import ObjectId
 
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.query.entry_guard import guard_recursion
 from mindtrace.database.query.expressions import ExpressionCompiler
-from mindtrace.database.query.recursion_guard import guard_recursion
 from mindtrace.database.query.stages import STAGES
 from mindtrace.database.query.stages.context import CompiledPipeline, Document, RunContext, Stage
 

@@ -30,8 +30,8 @@ from bson import Decimal128
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.compare import MISSING
+from mindtrace.database.query.entry_guard import guard_recursion
 from mindtrace.database.query.filter import compile_filter
-from mindtrace.database.query.recursion_guard import guard_recursion
 
 __all__ = ["Projection", "compile_projection", "project"]
 

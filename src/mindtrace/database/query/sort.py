@@ -25,8 +25,8 @@ from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId
 
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.compare import MISSING, compare_values, type_rank
+from mindtrace.database.query.entry_guard import guard_recursion
 from mindtrace.database.query.paths import EMPTY_ARRAY, LeafArrays, path_values, split_path
-from mindtrace.database.query.recursion_guard import guard_recursion
 
 __all__ = ["SortSpec", "parse_sort", "sort_documents", "sort_key"]
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.bson_text import render_element, render_value
 from mindtrace.database.query.compare import MISSING, values_equal
+from mindtrace.database.query.entry_guard import guard_recursion
 from mindtrace.database.query.positional import matched_array_index
-from mindtrace.database.query.recursion_guard import guard_recursion
 from mindtrace.database.query.type_codes import bson_type_name
 from mindtrace.database.query.update_operators import (
     MODIFIERS,

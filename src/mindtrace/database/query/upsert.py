@@ -10,7 +10,7 @@ from typing import Any, Final
 from bson import Regex
 
 from mindtrace.database.core.exceptions import QueryError
-from mindtrace.database.query.recursion_guard import guard_recursion
+from mindtrace.database.query.entry_guard import guard_recursion
 from mindtrace.database.query.update_tree import clone_value
 
 __all__ = ["upsert_seed"]
