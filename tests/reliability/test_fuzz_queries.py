@@ -863,3 +863,29 @@ def test_writes_agree_with_the_engine_on_every_backend(
     run()
     fleet.load()
     _figures(fleet, figure, before)
+
+
+# ----------------------------------------------------------------------------- found by fuzzing
+
+FOUND: list[tuple[str, Callable[[Any], Any]]] = [
+    ("invalid sort under a filter that matches nothing", lambda b: b.find_sync({"$nor": [{}]}, sort="$a")),
+    ("... through iterate", lambda b: list(b.iterate_sync({"k": {"$in": []}}, sort=[("$a", 1)]))),
+    (
+        "... through a pipeline",
+        lambda b: b.aggregate_sync([{"$match": {"$nor": [{}]}}, {"$sort": {"$a": 1}}]),
+    ),
+    ("an empty update pipeline", lambda b: b.update_many_sync({}, [])),
+    ("an operator document inside $in", lambda b: b.find_sync({"k": {"$in": [{"$ne": None}]}})),
+    ("a signalling NaN", lambda b: b.find_sync({"$expr": Decimal("sNaN")})),
+    ("a limit beyond 64 bits", lambda b: b.find_sync({"k": 1}, limit=2**64)),
+    ("a sort direction of infinity", lambda b: b.find_sync({}, sort=[("k", float("inf"))])),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in FOUND], ids=[name for name, _ in FOUND])
+def test_cases_found_by_fuzzing_raise_query_error_everywhere(store: Any, call: Callable[[Any], Any]) -> None:
+    items = store.open(Item)
+    items.insert_many_sync([Item(**doc) for doc in DATA])
+    with pytest.raises(QueryError):
+        call(items)
+    assert items.count_sync() == len(DATA)

@@ -303,7 +303,11 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if not sort:
             return plan, predicate, None
         sort_plan = self._pushdown.sort(sort)
-        if sort_plan is None or plan.where is FALSE:
+        if plan.where is FALSE:
+            # No row can match, so nothing is sorted: still refuse an invalid sort, as everywhere.
+            sort_documents([], list(sort))
+            return plan, predicate, None
+        if sort_plan is None:
             return plan, predicate, None
         for probe in sort_plan.probes:
             cond = sql_and([plan.where, probe])
