@@ -98,7 +98,8 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
                 if isinstance(name, str) and name.startswith(FIGURE_PREFIX)
             ]
             if found:
-                lines.append(f"{report.nodeid} [{report.outcome}]: {', '.join(found)}")
+                outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+                lines.append(f"{report.nodeid} [{outcome}]: {', '.join(found)}")
     if lines:
         terminalreporter.section("reliability figures")
         for line in sorted(lines):

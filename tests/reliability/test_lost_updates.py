@@ -45,6 +45,18 @@ HOT = 3
 CAP = 400  # per document, for the bounded counter
 JOIN_TIMEOUT = 600.0  # a guard against hung workers, not a measurement
 
+# A known defect of the Redis backend (redis/operations.py, not this test's to fix): update_many
+# is a compare-and-set loop that gives up on a document after 100 conflicting rounds and then
+# silently leaves it out (smaller matched_count, no error), so under heavy contention an update
+# the filter selected is lost. The crowd test shows it every time (strict xfail); the other tests
+# meet it now and then, and then xfail at run time — only on that signature, after checking that
+# nothing was lost without being reported.
+GIVES_UP = (
+    "Redis update_many drops a matched document after _MAX_RETRIES (100) lost compare-and-set rounds "
+    "without raising (redis/operations.py update_many): increments are lost under heavy contention"
+)
+REDIS_KINDS = frozenset({"redis", "valkey"})
+
 SHARED = [
     name for name, factory in BACKENDS.items() if factory.caps.shared_database and factory.caps.persistent
 ]
@@ -65,6 +77,8 @@ class Report:
     """What one worker process did; sent back through a queue."""
 
     calls: int = 0
+    modified: int = 0  # sum of the modified counts the calls reported
+    short_calls: int = 0  # calls that reported fewer documents matched and modified, without error
     anomalies: list[str] = field(default_factory=list)
     wins: list[tuple[str, int]] = field(default_factory=list)  # compare-and-set: (id, value won)
     capped_modified: int = 0
@@ -107,7 +121,10 @@ async def increments(
             "update_many", filters[(i + rng.randrange(len(filters))) % len(filters)], {"$inc": {"n": 1}}
         )
         report.calls += 1
-        if (result.matched_count, result.modified_count) != (HOT, HOT):
+        report.modified += result.modified_count
+        if result.matched_count == result.modified_count < HOT:
+            report.short_calls += 1
+        elif (result.matched_count, result.modified_count) != (HOT, HOT):
             report.anomaly(f"$inc on {HOT} documents reported {result}")
 
 
@@ -137,6 +154,14 @@ async def bounded(call: Caller, report: Report) -> None:
             return
 
 
+async def crowd(call: Caller, doc: Tally, iterations: int, report: Report) -> None:
+    for _ in range(iterations):
+        result = await call("update_many", {"_id": doc.id}, {"$inc": {"n": 1}})
+        report.calls += 1
+        if (result.matched_count, result.modified_count) != (1, 1):
+            report.anomaly(f"$inc on one crowded document reported {result}")
+
+
 Job = Callable[[Caller, random.Random, Report], Coroutine[Any, Any, None]]
 
 
@@ -145,22 +170,30 @@ def lost_update_worker(
     location: Any,
     test: str,
     iterations: int,
+    tasks: int,
     seed: int,
     start: Barrier,
     results: Queue[Any],
 ) -> None:
     """Process entry point: open the store at ``location``, wait for the others, then run
-    ``TASKS`` async tasks and one sync thread of ``test``; put a Report on ``results``."""
+    ``tasks`` async tasks and one sync thread of ``test``; put a Report on ``results``."""
     report = Report()
     try:
-        asyncio.run(run_worker(backend_name, location, test, iterations, seed, start, report))
+        asyncio.run(run_worker(backend_name, location, test, iterations, tasks, seed, start, report))
     except BaseException as e:  # reported, not raised: the parent fails the test with it
         report.anomaly(f"worker crashed: {e!r}")
     results.put(report)
 
 
 async def run_worker(
-    backend_name: str, location: Any, test: str, iterations: int, seed: int, start: Barrier, report: Report
+    backend_name: str,
+    location: Any,
+    test: str,
+    iterations: int,
+    tasks: int,
+    seed: int,
+    start: Barrier,
+    report: Report,
 ) -> None:
     backend = BACKENDS[backend_name].open(location, Tally)
     await backend.initialize()
@@ -171,6 +204,7 @@ async def run_worker(
             "inc": lambda call, rng, rep: increments(call, hot, iterations, rng, rep),
             "cas": lambda call, rng, rep: compare_and_set(call, capped, iterations, rng, rep),
             "bounded": lambda call, rng, rep: bounded(call, rep),
+            "crowd": lambda call, rng, rep: crowd(call, hot[0], iterations, rep),
         }
         job = jobs[test]
         thread_report = Report()
@@ -185,10 +219,12 @@ async def run_worker(
         thread = threading.Thread(target=in_thread)
         thread.start()
         await asyncio.gather(
-            *(job(Caller(backend, sync=False), random.Random(f"{seed}:{t}"), report) for t in range(TASKS))
+            *(job(Caller(backend, sync=False), random.Random(f"{seed}:{t}"), report) for t in range(tasks))
         )
         await asyncio.to_thread(thread.join)
         report.calls += thread_report.calls
+        report.modified += thread_report.modified
+        report.short_calls += thread_report.short_calls
         report.anomalies += thread_report.anomalies
         report.wins += thread_report.wins
         report.capped_modified += thread_report.capped_modified
@@ -197,17 +233,25 @@ async def run_worker(
 
 
 def run_processes(
-    context: WorkerContext, backend_name: str, location: Any, test: str, iterations: int, rng: random.Random
+    context: WorkerContext,
+    backend_name: str,
+    location: Any,
+    test: str,
+    iterations: int,
+    rng: random.Random,
+    *,
+    processes_n: int = PROCESSES,
+    tasks: int = TASKS,
 ) -> list[Report]:
-    start = context.Barrier(PROCESSES)
+    start = context.Barrier(processes_n)
     results: Queue[Any] = context.Queue()
     processes = [
         context.Process(
             target=lost_update_worker,
-            args=(backend_name, location, test, iterations, rng.randrange(2**32), start, results),
+            args=(backend_name, location, test, iterations, tasks, rng.randrange(2**32), start, results),
             daemon=True,
         )
-        for _ in range(PROCESSES)
+        for _ in range(processes_n)
     ]
     for p in processes:
         p.start()
@@ -248,11 +292,20 @@ def test_concurrent_increments_are_never_lost(
             reports = run_processes(process_context, backend_name, location, "inc", iterations, rng)
             anomalies = [a for r in reports for a in r.anomalies]
             calls = sum(r.calls for r in reports)
+            short = sum(r.short_calls for r in reports)
             figure("increments_per_document", calls)
             figure("increments_checked", calls * HOT)
+            figure("calls_that_skipped_documents", short)
             assert anomalies == [], anomalies[:5]
             assert calls == PROCESSES * (TASKS + 1) * iterations
             final = {d.name: d.n for d in backend.find_sync({"group": {"$in": ["hot", "cold"]}})}
+            # Whatever happened, no increment was lost *unreported*: the stored total is the sum
+            # of the modified counts the callers were given.
+            assert final["cold"] == 0
+            assert sum(final.values()) == sum(r.modified for r in reports)
+            if short and backend_name in REDIS_KINDS:
+                pytest.xfail(f"{short} calls hit the known defect: {GIVES_UP}")
+            assert short == 0, f"{short} calls matched fewer than the {HOT} documents the filter selects"
             assert final == {**{f"hot{i}": calls for i in range(HOT)}, "cold": 0}
         finally:
             backend.close_sync()
@@ -307,7 +360,81 @@ def test_bounded_increments_stop_exactly_at_the_bound(
             assert anomalies == [], anomalies[:5]
             figure("bounded_calls", sum(r.calls for r in reports))
             final = [d.n for d in backend.find_sync({"group": "capped"})]
+            assert max(final) <= CAP, f"the bound was passed: {final}"
+            assert sum(r.capped_modified for r in reports) == sum(final)  # nothing lost unreported
+            if min(final) < CAP and backend_name in REDIS_KINDS:
+                pytest.xfail(f"every task stopped early ({final}): {GIVES_UP}")
             assert final == [CAP] * HOT
-            assert sum(r.capped_modified for r in reports) == CAP * HOT
         finally:
             backend.close_sync()
+
+
+CROWD_BACKENDS = [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=GIVES_UP)) if name in REDIS_KINDS else name
+    for name in SHARED
+]
+
+
+@pytest.mark.parametrize("iterations", short_and_soak(2, 30))
+@pytest.mark.parametrize("backend_name", CROWD_BACKENDS)
+def test_a_crowd_on_one_document_loses_no_increment(
+    backend_name: str,
+    iterations: int,
+    request: pytest.FixtureRequest,
+    process_context: WorkerContext,
+    rng: random.Random,
+    figure: Callable[[str, Any], None],
+) -> None:
+    """2 processes x 64 tasks (under redis-py's pool limit of 100) on one document."""
+    factory = BACKENDS[backend_name]
+    with factory.database(request) as location:
+        backend = factory.open(location, Tally)
+        try:
+            seed_documents(backend)
+            reports = run_processes(
+                process_context, backend_name, location, "crowd", iterations, rng, processes_n=2, tasks=64
+            )
+            calls = sum(r.calls for r in reports)
+            figure("crowd_increments", calls)
+            anomalies = [a for r in reports for a in r.anomalies]
+            figure("crowd_anomalies", len(anomalies))
+            stored = backend.find_one_sync({"name": "hot0"}).n
+            figure("crowd_lost", calls - stored)
+            assert anomalies == [], anomalies[:5]
+            assert stored == calls == 2 * 65 * iterations
+        finally:
+            backend.close_sync()
+
+
+REDIS_POOL_LIMIT = pytest.mark.xfail(
+    strict=True,
+    reason="the async Redis client uses redis-py's default ConnectionPool (max 100 connections), which "
+    "raises MaxConnectionsError instead of waiting; the backend reports it as ConnectionFailedError "
+    "('cannot reach Redis ... check that the server is running') to the 101st concurrent call",
+)
+
+
+@pytest.mark.parametrize(
+    "backend_name",
+    [pytest.param(name, marks=REDIS_POOL_LIMIT) if name in ("redis", "valkey") else name for name in SHARED],
+)
+async def test_many_concurrent_calls_on_one_backend(
+    backend_name: str, request: pytest.FixtureRequest
+) -> None:
+    """150 coroutines updating through one backend object at once all succeed (a pool may make
+    them wait, never fail)."""
+    factory = BACKENDS[backend_name]
+    with factory.database(request) as location:
+        backend = factory.open(location, Tally)
+        try:
+            await backend.initialize()
+            doc = await backend.insert(Tally(name="busy", group="hot"))
+            results = await asyncio.gather(
+                *(backend.update_many({"_id": doc.id}, {"$inc": {"n": 1}}) for _ in range(150)),
+                return_exceptions=True,
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            assert errors == [], f"{len(errors)} of 150 calls failed, e.g. {errors[0]!r}"
+            assert (await backend.get(doc.id)).n == 150
+        finally:
+            await backend.close()
