@@ -22,12 +22,15 @@ must hold exactly the sum of those accounts — so a lost update between process
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -114,12 +117,15 @@ class Handle:
 
 
 # ============================================================================ writers
-async def write_loop(path: str, me: str, api: str, seconds: float, seed: int, start: Barrier) -> Outcome:
+async def write_loop(
+    path: str, me: str, api: str, seconds: float, seed: int, start: Barrier | None
+) -> Outcome:
     out = Outcome(f"writer {me} ({api})")
     rng = random.Random(seed)
     accounts = Handle(LocalODMBackend(Account, path), api)
     pairs = Handle(LocalODMBackend(Half, path), api)
-    start.wait(60)
+    if start is not None:
+        start.wait(60)
     deadline = time.monotonic() + seconds
     mine: dict[str, int] = {}  # live pair -> version
     try:
@@ -192,12 +198,15 @@ async def write_accounts(accounts: Handle, out: Outcome) -> None:
 
 
 # ============================================================================ readers
-async def read_loop(path: str, me: str, api: str, seconds: float, seed: int, start: Barrier) -> Outcome:
+async def read_loop(
+    path: str, me: str, api: str, seconds: float, seed: int, start: Barrier | None
+) -> Outcome:
     out = Outcome(f"reader {me} ({api})")
     rng = random.Random(seed)
     accounts = Handle(LocalODMBackend(Account, path), api)
     pairs = Handle(LocalODMBackend(Half, path), api)
-    start.wait(60)
+    if start is not None:
+        start.wait(60)
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
@@ -263,7 +272,14 @@ def check_pairs(docs: list[Half], out: Outcome) -> None:
 
 
 def worker(
-    role: str, path: str, me: str, api: str, seconds: float, seed: int, start: Barrier, results: Queue[Any]
+    role: str,
+    path: str,
+    me: str,
+    api: str,
+    seconds: float,
+    seed: int,
+    start: Barrier | None,
+    results: Queue[Any],
 ) -> None:
     """Process entry point: run one writer or reader, put its Outcome on ``results``."""
     loop = write_loop if role == "writer" else read_loop
@@ -275,8 +291,20 @@ def worker(
     results.put(outcome)
 
 
-def run_workers(context: WorkerContext, path: Path, seconds: float, rng: random.Random) -> list[Outcome]:
-    roles = [("writer", f"w{i}") for i in range(WRITERS)] + [("reader", f"r{i}") for i in range(READERS)]
+def run_workers(
+    context: WorkerContext,
+    path: Path,
+    seconds: float,
+    rng: random.Random,
+    *,
+    writers: int = WRITERS,
+    readers: int = READERS,
+    victims: int = 0,
+) -> tuple[list[Outcome], int]:
+    """Run the writers and readers to the end; meanwhile keep ``victims`` more writers running
+    and ``kill -9`` one of them at random moments (starting a new one in its place).
+    Returns the outcomes of the writers and readers, and the number of kills."""
+    roles = [("writer", f"w{i}") for i in range(writers)] + [("reader", f"r{i}") for i in range(readers)]
     start = context.Barrier(len(roles))
     results: Queue[Any] = context.Queue()
     processes = [
@@ -298,33 +326,83 @@ def run_workers(context: WorkerContext, path: Path, seconds: float, rng: random.
     ]
     for p in processes:
         p.start()
+
+    def victim(n: int) -> BaseProcess:
+        # A writer of its own name, no barrier, no deadline: it runs until it is killed.
+        process = context.Process(
+            target=worker,
+            args=(
+                "writer",
+                str(path),
+                f"v{n}",
+                "async" if n % 2 else "sync",
+                3600.0,
+                rng.randrange(2**32),
+                None,
+                results,
+            ),
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    running: list[BaseProcess] = [victim(n) for n in range(victims)]
+    kills = 0
+    outcomes: list[Outcome] = []
     try:
-        outcomes = [results.get(timeout=JOIN_TIMEOUT) for _ in processes]
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while len(outcomes) < len(processes) and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):  # no worker finished: time to kill a victim
+                outcomes.append(results.get(timeout=rng.uniform(0.05, 0.4) if running else JOIN_TIMEOUT))
+            if running:
+                doomed = rng.randrange(len(running))
+                running[doomed].kill()
+                running[doomed].join()
+                kills += 1
+                running[doomed] = victim(victims + kills)
     finally:
+        for survivor in running:
+            survivor.kill()
+            survivor.join()
         for p in processes:
             p.join(10)
             if p.is_alive():
                 p.kill()
-    return outcomes
+    assert len(outcomes) == len(processes), f"only {len(outcomes)} of {len(processes)} workers reported"
+    return outcomes, kills
 
 
-def check_final(path: Path, writers: list[Outcome]) -> int:
-    """The file holds exactly what the writers say they did; returns the documents checked."""
+def check_final(path: Path, writers: list[Outcome], *, others: bool = False) -> int:
+    """The file holds exactly what the writers say they did; returns the documents checked.
+
+    With ``others`` (killed writers also wrote, and nobody knows their last operation) the
+    balances are checked by their total only, and their pairs for completeness only.
+    """
     with LocalODMBackend(Account, path) as accounts, LocalODMBackend(Half, path) as pairs:
         expected_balances = dict.fromkeys(ACCOUNT_IDS, OPENING)
         for w in writers:
             for id, amount in w.transfers.items():
                 expected_balances[id] += amount
-        assert {a.id: a.balance for a in accounts.all_sync()} == expected_balances
+        balances = {a.id: a.balance for a in accounts.all_sync()}
+        if others:
+            assert (len(balances), sum(balances.values())) == (ACCOUNTS, TOTAL)
+        else:
+            assert balances == expected_balances
         expected_pairs = {pair: version for w in writers for pair, version in w.pairs.items()}
         stored: dict[str, list[int]] = {}
+        steady = {w.role.split()[1] for w in writers}
         for half in pairs.all_sync():
-            stored.setdefault(half.pair, []).append(half.version)
-        assert {pair: sorted(v) for pair, v in stored.items()} == {
-            p: [v, v] for p, v in expected_pairs.items()
-        }
+            if half.writer in steady or not others:
+                stored.setdefault(half.pair, []).append(half.version)
+            else:
+                stored.setdefault("other:" + half.pair, []).append(half.version)
+        versions = {pair: sorted(v) for pair, v in stored.items()}
+        for pair in [p for p in versions if p.startswith("other:")]:
+            low, high = versions.pop(pair)  # exactly two halves ...
+            assert low == high, pair  # ... with one version
+        assert versions == {p: [v, v] for p, v in expected_pairs.items()}
         assert accounts._db.raw_execute("PRAGMA integrity_check") == [("ok",)]
-        return ACCOUNTS + 2 * len(expected_pairs)
+        return ACCOUNTS + 2 * len(stored)
 
 
 @pytest.mark.parametrize("seconds", short_and_soak(6.0, 30.0))
@@ -336,7 +414,7 @@ def test_writers_and_readers_on_one_file(
     figure: Callable[[str, Any], None],
 ) -> None:
     path = tmp_path / "shared.sqlite3"  # not created beforehand: the workers open it together
-    outcomes = run_workers(process_context, path, seconds, rng)
+    outcomes, _ = run_workers(process_context, path, seconds, rng)
     writers = [o for o in outcomes if o.role.startswith("writer")]
     readers = [o for o in outcomes if o.role.startswith("reader")]
     figure("writer_ops", sum(o.ops for o in writers))
@@ -348,6 +426,32 @@ def test_writers_and_readers_on_one_file(
     assert sum(o.violations for o in outcomes) == 0, samples
     assert all(o.ops > 1 for o in outcomes), [(o.role, o.ops) for o in outcomes]
     figure("documents_checked_at_end", check_final(path, writers))
+
+
+@pytest.mark.parametrize("seconds", short_and_soak(5.0, 30.0))
+def test_writers_killed_mid_transaction_do_not_disturb_the_others(
+    seconds: float,
+    tmp_path: Path,
+    process_context: WorkerContext,
+    rng: random.Random,
+    figure: Callable[[str, Any], None],
+) -> None:
+    """Two more writers are ``kill -9``-ed again and again (often inside a transaction, holding
+    the write lock) while 2 writers and 2 readers work: the lock is released with the dead
+    process, nobody sees "database is locked" or a partial transfer or pair, and the survivors'
+    writes are all there."""
+    path = tmp_path / "shared.sqlite3"
+    outcomes, kills = run_workers(process_context, path, seconds, rng, writers=2, readers=2, victims=2)
+    writers = [o for o in outcomes if o.role.startswith("writer")]
+    samples = [s for o in outcomes for s in o.samples]
+    figure("writers_killed", kills)
+    figure("ops", sum(o.ops for o in outcomes))
+    figure("errors", sum(o.errors for o in outcomes))
+    figure("violations", sum(o.violations for o in outcomes))
+    assert sum(o.errors for o in outcomes) == 0, samples
+    assert sum(o.violations for o in outcomes) == 0, samples
+    assert kills > 3
+    figure("documents_checked_at_end", check_final(path, writers, others=True))
 
 
 # ============================================================================ cold start
