@@ -45,17 +45,6 @@ HOT = 3
 CAP = 400  # per document, for the bounded counter
 JOIN_TIMEOUT = 600.0  # a guard against hung workers, not a measurement
 
-# A known defect of the Redis backend (redis/operations.py, not this test's to fix): update_many
-# is a compare-and-set loop that gives up on a document after 100 conflicting rounds and then
-# silently leaves it out (smaller matched_count, no error), so under heavy contention an update
-# the filter selected is lost. The crowd test shows it every time (strict xfail); the other tests
-# meet it now and then, and then xfail at run time — only on that signature, after checking that
-# nothing was lost without being reported.
-GIVES_UP = (
-    "Redis update_many drops a matched document after _MAX_RETRIES (100) lost compare-and-set rounds "
-    "without raising (redis/operations.py update_many): increments are lost under heavy contention"
-)
-REDIS_KINDS = frozenset({"redis", "valkey"})
 
 SHARED = [
     name for name, factory in BACKENDS.items() if factory.caps.shared_database and factory.caps.persistent
@@ -303,8 +292,6 @@ def test_concurrent_increments_are_never_lost(
             # of the modified counts the callers were given.
             assert final["cold"] == 0
             assert sum(final.values()) == sum(r.modified for r in reports)
-            if short and backend_name in REDIS_KINDS:
-                pytest.xfail(f"{short} calls hit the known defect: {GIVES_UP}")
             assert short == 0, f"{short} calls matched fewer than the {HOT} documents the filter selects"
             assert final == {**{f"hot{i}": calls for i in range(HOT)}, "cold": 0}
         finally:
@@ -362,21 +349,13 @@ def test_bounded_increments_stop_exactly_at_the_bound(
             final = [d.n for d in backend.find_sync({"group": "capped"})]
             assert max(final) <= CAP, f"the bound was passed: {final}"
             assert sum(r.capped_modified for r in reports) == sum(final)  # nothing lost unreported
-            if min(final) < CAP and backend_name in REDIS_KINDS:
-                pytest.xfail(f"every task stopped early ({final}): {GIVES_UP}")
             assert final == [CAP] * HOT
         finally:
             backend.close_sync()
 
 
-CROWD_BACKENDS = [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=GIVES_UP)) if name in REDIS_KINDS else name
-    for name in SHARED
-]
-
-
-@pytest.mark.parametrize("iterations", short_and_soak(2, 30))
-@pytest.mark.parametrize("backend_name", CROWD_BACKENDS)
+@pytest.mark.parametrize("iterations", short_and_soak(2, 10))
+@pytest.mark.parametrize("backend_name", SHARED)
 def test_a_crowd_on_one_document_loses_no_increment(
     backend_name: str,
     iterations: int,
@@ -385,7 +364,7 @@ def test_a_crowd_on_one_document_loses_no_increment(
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
-    """2 processes x 64 tasks (under redis-py's pool limit of 100) on one document."""
+    """2 processes x 64 tasks on one document: every compare-and-set loser retries until it wins."""
     factory = BACKENDS[backend_name]
     with factory.database(request) as location:
         backend = factory.open(location, Tally)
@@ -406,18 +385,7 @@ def test_a_crowd_on_one_document_loses_no_increment(
             backend.close_sync()
 
 
-REDIS_POOL_LIMIT = pytest.mark.xfail(
-    strict=True,
-    reason="the async Redis client uses redis-py's default ConnectionPool (max 100 connections), which "
-    "raises MaxConnectionsError instead of waiting; the backend reports it as ConnectionFailedError "
-    "('cannot reach Redis ... check that the server is running') to the 101st concurrent call",
-)
-
-
-@pytest.mark.parametrize(
-    "backend_name",
-    [pytest.param(name, marks=REDIS_POOL_LIMIT) if name in ("redis", "valkey") else name for name in SHARED],
-)
+@pytest.mark.parametrize("backend_name", SHARED)
 async def test_many_concurrent_calls_on_one_backend(
     backend_name: str, request: pytest.FixtureRequest
 ) -> None:

@@ -19,6 +19,7 @@ from mindtrace.database.core.exceptions import (
     DocumentTooLargeError,
     DuplicateInsertError,
     QueryError,
+    WriteConflictError,
 )
 from mindtrace.database.core.fields import fields
 from mindtrace.database.core.indexes import Index
@@ -49,6 +50,7 @@ __all__ = [
     "QueryError",
     "RedisODMBackend",
     "UpdateResult",
+    "WriteConflictError",
     "eq_filter",
     "equals",
     "fields",

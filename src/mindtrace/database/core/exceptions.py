@@ -12,6 +12,7 @@ __all__ = [
     "DocumentTooLargeError",
     "DuplicateInsertError",
     "QueryError",
+    "WriteConflictError",
 ]
 
 
@@ -91,3 +92,17 @@ class BackendNotAvailableError(DatabaseError, ImportError):
 
     The message names the extra to install, e.g. ``pip install 'mindtrace-database[redis]'``.
     """
+
+
+class WriteConflictError(DatabaseError):
+    """Documents kept changing under concurrent writes until a bulk update or delete gave up.
+
+    Raised only by backends that update documents by compare-and-set (Redis) after retrying with
+    back-off for a long time (30 s); ``ids`` lists the documents not written. The call may be
+    retried. Documents not listed were written.
+    """
+
+    def __init__(self, message: str, *, collection: str | None = None, ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.collection = collection
+        self.ids = ids if ids is not None else []

@@ -19,6 +19,9 @@ every one with the query engine, so pushdown only ever narrows what is read.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import random
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -46,7 +49,12 @@ from mindtrace.database.backends.redis.scripts import LuaScript, Scripts
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, UpdateResult
 from mindtrace.database.core.document import is_valid_id, new_id
-from mindtrace.database.core.exceptions import DocumentTooLargeError, DuplicateInsertError, QueryError
+from mindtrace.database.core.exceptions import (
+    DocumentTooLargeError,
+    DuplicateInsertError,
+    QueryError,
+    WriteConflictError,
+)
 from mindtrace.database.core.input_checks import invalid_text_error
 from mindtrace.database.query import compile_filter, sort_documents
 from mindtrace.database.query.pipeline import CompiledAggregation
@@ -59,6 +67,7 @@ __all__ = [
     "Emit",
     "IndexDeclaration",
     "Op",
+    "Pause",
     "Request",
     "ScriptCall",
 ]
@@ -67,7 +76,24 @@ T = TypeVar("T")
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 _INSERT_CHUNK = 500
-_MAX_RETRIES = 100
+# Compare-and-set rounds on a document that keeps changing back off (with jitter, so contenders
+# spread out) and keep trying; only after this long without winning does the call give up, with
+# an error naming the documents (never by silently leaving them out).
+_CONFLICT_DEADLINE = 30.0
+_BACKOFF_MAX = 0.05
+
+
+def _backoff(attempt: int) -> Pause:
+    return Pause(random.uniform(0, min(_BACKOFF_MAX, 0.0005 * 2**attempt)))
+
+
+def _write_conflict(collection: str, ids: Sequence[str], operation: str) -> WriteConflictError:
+    return WriteConflictError(
+        f"{operation} on collection {collection!r}: documents {list(ids)[:5]} kept changing under "
+        f"concurrent writes for {_CONFLICT_DEADLINE:.0f} s and were not updated; retry the call",
+        collection=collection,
+        ids=list(ids),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +116,14 @@ class Emit:
     docs: list[dict[str, Any]]
 
 
-Op = Generator[list[Request] | Emit, Any, T]
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Wait this many seconds before the next step (back-off between compare-and-set rounds)."""
+
+    seconds: float
+
+
+Op = Generator[list[Request] | Emit | Pause, Any, T]
 """A sans-I/O operation: yields steps (or ``Emit``), receives replies, returns its result."""
 
 
@@ -598,7 +631,8 @@ class Collection:
         matched = modified = 0
         pending = [(r.doc, r.raw) for r in rows]
         error: DuplicateInsertError | None = None
-        for _ in range(_MAX_RETRIES):
+        deadline = time.monotonic() + _CONFLICT_DEADLINE
+        for attempt in itertools.count():
             writes: list[tuple[dict[str, Any], ScriptCall]] = []
             for old, raw in pending:
                 # "Modified" means the stored bytes change, as in MongoDB.
@@ -626,6 +660,9 @@ class Collection:
                     error = self._duplicate(new, int(reply[1]), reply[2])
             if not retry:
                 break
+            if time.monotonic() > deadline:
+                raise _write_conflict(self.keys.collection, retry, "update_many")
+            yield _backoff(attempt)
             again = yield from self._collect(IdsPlan(tuple(retry)), matches)
             pending = [(r.doc, r.raw) for r in again]
         if error is not None:
@@ -637,7 +674,8 @@ class Collection:
         matches = _predicate(filter)
         deleted = 0
         targets = yield from self._collect(plan_query(filter, self.indexes), matches)
-        for _ in range(_MAX_RETRIES):
+        deadline = time.monotonic() + _CONFLICT_DEADLINE
+        for attempt in itertools.count():
             if not targets:
                 break
             calls: list[Request] = [
@@ -650,6 +688,9 @@ class Collection:
             retry = tuple(r.doc["_id"] for r, s in zip(targets, statuses, strict=True) if s == -1)
             if not retry:
                 break
+            if time.monotonic() > deadline:
+                raise _write_conflict(self.keys.collection, retry, "delete_many")
+            yield _backoff(attempt)
             targets = yield from self._collect(IdsPlan(retry), matches)
         return deleted
 

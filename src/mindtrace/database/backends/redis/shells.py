@@ -12,6 +12,7 @@ the server is back.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -28,10 +29,15 @@ try:  # redis-py >= 7
 except ImportError:  # pragma: no cover - older redis-py has no maintenance notifications to turn off
     MaintNotificationsConfig = None  # type: ignore[assignment,misc]
 
-from mindtrace.database.backends.redis.operations import Emit, Op, Request, ScriptCall
+from mindtrace.database.backends.redis.operations import Emit, Op, Pause, Request, ScriptCall
 from mindtrace.database.backends.redis.scripts import Scripts
 from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
 from mindtrace.database.core.urls import redact_url
+
+DEFAULT_MAX_CONNECTIONS = 100
+"""Connections per event loop of one async backend; override with ``max_connections=``."""
+DEFAULT_POOL_TIMEOUT = 20.0
+"""Seconds a coroutine waits for a free connection before ConnectionFailedError; ``pool_timeout=``."""
 
 __all__ = ["AsyncShell", "SyncShell"]
 
@@ -136,6 +142,10 @@ class SyncShell:
                 if isinstance(step, Emit):
                     reply = None
                     continue
+                if isinstance(step, Pause):
+                    reply = None
+                    time.sleep(step.seconds)
+                    continue
                 reply = self.execute(step)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
@@ -149,6 +159,9 @@ class SyncShell:
                 if isinstance(step, Emit):
                     reply = None
                     yield from step.docs
+                elif isinstance(step, Pause):
+                    reply = None
+                    time.sleep(step.seconds)
                 else:
                     reply = self.execute(step)
         except StopIteration:
@@ -206,11 +219,22 @@ class AsyncShell:
                 if self.cluster:
                     self._client = redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
                 else:
-                    self._client = redis.asyncio.Redis.from_url(self.url, **self.options)
+                    self._client = redis.asyncio.Redis.from_pool(self._blocking_pool())
             except RedisError as e:
                 self.errors.fail(e)
             self._loop = loop
         return self._client
+
+    def _blocking_pool(self) -> Any:
+        # redis-py's default asyncio pool raises MaxConnectionsError for the call that would open
+        # connection max_connections + 1; many concurrent coroutines on one backend are normal,
+        # so they wait for a free connection instead (up to pool_timeout seconds).
+        options = dict(self.options)
+        max_connections = options.pop("max_connections", DEFAULT_MAX_CONNECTIONS)
+        timeout = options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT)
+        return redis.asyncio.BlockingConnectionPool.from_url(
+            self.url, max_connections=max_connections, timeout=timeout, **options
+        )
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
@@ -258,6 +282,10 @@ class AsyncShell:
                 if isinstance(step, Emit):
                     reply = None
                     continue
+                if isinstance(step, Pause):
+                    reply = None
+                    await asyncio.sleep(step.seconds)
+                    continue
                 reply = await self.execute(step)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
@@ -272,6 +300,9 @@ class AsyncShell:
                     reply = None
                     for doc in step.docs:
                         yield doc
+                elif isinstance(step, Pause):
+                    reply = None
+                    await asyncio.sleep(step.seconds)
                 else:
                     reply = await self.execute(step)
         except StopIteration:
