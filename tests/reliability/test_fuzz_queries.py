@@ -728,7 +728,7 @@ ENGINE_DOCS = [{"_id": f"id{i}", **doc} for i, doc in enumerate(DATA)]
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("examples", short_and_soak(1500, 50_000))
+@pytest.mark.parametrize("examples", short_and_soak(1000, 50_000))
 def test_the_engine_raises_only_query_error(examples: int, figure: Callable[[str, Any], None]) -> None:
     tried: Counter[str] = Counter()
 
