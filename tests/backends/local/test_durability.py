@@ -9,15 +9,9 @@ proved it is alive.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -36,25 +30,6 @@ class Event(BaseModel):
         name = "events"
 
 
-def run_child(code: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
-    script = textwrap.dedent(
-        """
-        import sys
-        from pydantic import BaseModel
-        from mindtrace.database.backends.local_odm_backend import LocalODMBackend
-
-        class Event(BaseModel):
-            id: str | None = None
-            source: str
-            n: int
-
-            class Settings:
-                name = "events"
-        """
-    ) + textwrap.dedent(code)
-    return subprocess.Popen([sys.executable, "-c", script, *args], text=True, **popen)
-
-
 def test_wal_and_full_synchronous(make: MakeBackend) -> None:
     events = make(Event)
     assert events._db.raw_execute("PRAGMA journal_mode") == [("wal",)]
@@ -65,80 +40,8 @@ def test_wal_and_full_synchronous(make: MakeBackend) -> None:
         LocalODMBackend(Event, ":memory:", synchronous="sometimes")
 
 
-def test_acknowledged_writes_survive_kill_9(db_path: Path) -> None:
-    child = run_child(
-        """
-        events = LocalODMBackend(Event, sys.argv[1])
-        i = 0
-        while True:
-            stored = events.insert_sync(Event(source="child", n=i))
-            print(stored.id, flush=True)  # acknowledged: insert returned
-            i += 1
-        """,
-        str(db_path),
-        stdout=subprocess.PIPE,
-    )
-    assert child.stdout is not None
-    acknowledged = [child.stdout.readline().strip() for _ in range(40)]
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    with LocalODMBackend(Event, db_path) as events:
-        stored = {e.id for e in events.all_sync()}
-    assert set(acknowledged) <= stored
-
-
-def test_insert_many_is_all_or_nothing_when_killed(db_path: Path) -> None:
-    child = run_child(
-        """
-        events = LocalODMBackend(Event, sys.argv[1])
-        events.initialize_sync()
-        print("ready", flush=True)
-        while True:
-            events.insert_many_sync([Event(source="batch", n=i) for i in range(5000)])
-            print("batch", flush=True)
-        """,
-        str(db_path),
-        stdout=subprocess.PIPE,
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    assert child.stdout.readline().strip() == "batch"
-    os.kill(child.pid, signal.SIGKILL)  # most likely in the middle of the next batch
-    child.wait()
-    with LocalODMBackend(Event, db_path) as events:
-        assert events.count_sync() % 5000 == 0
-        assert events.count_sync() >= 5000
-
-
-def test_processes_writing_and_reading_one_file_never_see_locks(db_path: Path) -> None:
-    LocalODMBackend(Event, db_path).initialize_sync()
-    workers = [
-        run_child(
-            """
-            events = LocalODMBackend(Event, sys.argv[1])
-            me = sys.argv[2]
-            for i in range(60):
-                events.insert_sync(Event(source=me, n=i))
-                events.insert_many_sync([Event(source=me, n=1000 + i * 3 + k) for k in range(3)])
-                events.update_many_sync({"source": me, "n": i}, {"$inc": {"n": 100000}})
-                assert events.count_sync({"source": me}) == 4 * (i + 1)
-                events.find_sync({"n": {"$gte": 100000}}, limit=5)
-            print("done", flush=True)
-            """,
-            str(db_path),
-            f"w{k}",
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for k in range(4)
-    ]
-    for worker in workers:
-        out, err = worker.communicate(timeout=240)
-        assert worker.returncode == 0, err
-        assert out.strip() == "done"
-    with LocalODMBackend(Event, db_path) as events:
-        assert events.count_sync() == 4 * 60 * 4
-        assert events.count_sync({"n": {"$gte": 100000}}) == 4 * 60
+# Crash durability (kill -9 during writes) and many processes on one file are proven by the
+# stronger tests in tests/reliability/test_local_crash.py and test_local_multiprocess.py.
 
 
 @pytest.mark.parametrize("where", ["file", "memory"])
