@@ -1,7 +1,7 @@
-"""Durability and concurrency: WAL, kill -9, several processes and threads, busy waits.
+"""Durability and concurrency settings: WAL, threads, busy waits, sync twins inside a loop.
 
-Processes are real (``subprocess`` with this interpreter), the lock holder is a real second
-SQLite connection; nothing is mocked. No test asserts on elapsed time: where a test must show that
+The lock holder is a real second SQLite connection; nothing is mocked. Kill -9 and many-process
+tests live in tests/reliability/. No test asserts on elapsed time: where a test must show that
 the event loop keeps running while a write waits, the lock is released only after the loop has
 proved it is alive.
 """
