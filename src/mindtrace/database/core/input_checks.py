@@ -182,28 +182,49 @@ def check_document(doc: Any, collection: str) -> None:
     Raises ``DocumentTooLargeError`` when it is nested more than ``MAX_NESTING`` levels deep
     (depth is a size limit too), and BSON's ``InvalidDocument`` — what the MongoDB backend
     raises for it — when a key contains NUL (no query could name that field either).
+    Runs on every stored update result: leaves are skipped without a call, plain dicts and lists
+    are recognised by exact type first (the ABC checks cost more than the rest of the walk).
     """
     stack: list[tuple[Any, int]] = [(doc, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth = stack.pop()
-        children = _children(item)
-        if children is None:
-            continue
-        if depth > MAX_NESTING:
-            raise DocumentTooLargeError(
-                f"document {_id_of(doc)!r} of collection {collection!r} is nested more than "
-                f"{MAX_NESTING} levels deep (documents and arrays), MongoDB's limit on every "
-                "backend; flatten it or store the deep part as a string (e.g. JSON text)"
-            )
-        if isinstance(item, Mapping):
-            for key in item:
-                if isinstance(key, str) and "\x00" in key:
+        item, depth = pop()
+        t = type(item)
+        if t is dict or (t is not list and isinstance(item, Mapping)):
+            if depth > MAX_NESTING:
+                raise _too_deep_document(doc, collection)
+            for key, value in item.items():
+                if type(key) is str and "\x00" in key:
                     raise InvalidDocument(
                         f"document {_id_of(doc)!r} of collection {collection!r} has a key "
                         f"containing NUL ({key!r}): key names must not contain the NULL byte "
                         "(as in MongoDB), on every backend"
                     )
-        stack.extend((child, depth + 1) for _, child in children)
+                tv = type(value)
+                if tv is dict or tv is list or (tv not in _LEAVES and _is_container(value)):
+                    push((value, depth + 1))
+        elif t is list or isinstance(item, list | tuple | set | frozenset):
+            if depth > MAX_NESTING:
+                raise _too_deep_document(doc, collection)
+            for value in item:
+                tv = type(value)
+                if tv is dict or tv is list or (tv not in _LEAVES and _is_container(value)):
+                    push((value, depth + 1))
+
+
+_LEAVES: Final = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple | set | frozenset)
+
+
+def _too_deep_document(doc: Any, collection: str) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"document {_id_of(doc)!r} of collection {collection!r} is nested more than "
+        f"{MAX_NESTING} levels deep (documents and arrays), MongoDB's limit on every "
+        "backend; flatten it or store the deep part as a string (e.g. JSON text)"
+    )
 
 
 def _id_of(doc: Any) -> Any:
