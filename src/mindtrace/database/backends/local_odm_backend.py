@@ -55,7 +55,7 @@ from mindtrace.database.core.exceptions import (
     QueryError,
 )
 from mindtrace.database.core.indexes import index_specs
-from mindtrace.database.core.input_checks import invalid_text_error
+from mindtrace.database.core.input_checks import MAX_DOCUMENT_BYTES, invalid_text_error
 from mindtrace.database.query.filter import compile_filter
 from mindtrace.database.query.pipeline import run_pipeline
 from mindtrace.database.query.projection import compile_projection
@@ -67,7 +67,6 @@ __all__ = ["MAX_DOCUMENT_BYTES", "LocalODMBackend"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
-MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 """Largest encoded document accepted (MongoDB's limit), in bytes."""
 
 _WRITE_BATCH: Final = 1000  # rows per statement batch inside update_many / delete_many

@@ -21,6 +21,7 @@ from pydantic_core import ValidationError
 from mindtrace.database.core.exceptions import DocumentTooLargeError, QueryError
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
     "MAX_NESTING",
     "check_collection_name",
     "check_document",
@@ -30,6 +31,10 @@ __all__ = [
     "is_valid_text",
     "nesting_exceeds",
 ]
+
+MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+"""Largest encoded document any backend stores (MongoDB's BSON limit); larger ones raise
+``DocumentTooLargeError`` and nothing is written."""
 
 MAX_NESTING: Final = 100
 """Most levels of documents and arrays in a stored document or a query (MongoDB's limit); the

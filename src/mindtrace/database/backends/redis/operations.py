@@ -55,7 +55,7 @@ from mindtrace.database.core.exceptions import (
     QueryError,
     WriteConflictError,
 )
-from mindtrace.database.core.input_checks import invalid_text_error
+from mindtrace.database.core.input_checks import MAX_DOCUMENT_BYTES, invalid_text_error
 from mindtrace.database.query import compile_filter, sort_documents
 from mindtrace.database.query.pipeline import CompiledAggregation
 from mindtrace.database.query.projection import compile_projection
@@ -74,7 +74,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 _INSERT_CHUNK = 500
 # Compare-and-set rounds on a document that keeps changing back off (with jitter, so contenders
 # spread out) and keep trying; only after this long without winning does the call give up, with
