@@ -47,7 +47,7 @@ from mindtrace.database.core.backend import (
     SortSpec,
     UpdateResult,
 )
-from mindtrace.database.core.document import PlainDocument, is_valid_id, new_id
+from mindtrace.database.core.document import is_valid_id, new_id
 from mindtrace.database.core.exceptions import (
     DatabaseError,
     DocumentTooLargeError,
@@ -225,16 +225,8 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     # ================================================================== encoding
     def _encode(self, doc: Mapping[str, Any]) -> tuple[str, str]:
         """(id, stored JSON) for an engine document; DocumentTooLargeError above 16 MiB."""
-        floats = self.codec.plain_json_floats
-        plain = type(doc) is PlainDocument and floats is not None
-        if plain:
-            for name in floats or ():
-                value = doc.get(name)
-                if type(value) is float and value - value != 0.0:  # NaN, infinity: tag them
-                    plain = False
-                    break
         try:
-            data = typed_json.dumps(doc, assume_plain=plain)
+            data = typed_json.dumps(doc, assume_plain=self.codec.is_plain_json(doc))
         except UnicodeEncodeError as e:  # a lone surrogate: no store can hold it
             raise invalid_text_error(self.model_cls.__name__, doc) from e
         doc_id = doc["_id"]

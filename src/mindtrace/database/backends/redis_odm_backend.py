@@ -95,7 +95,11 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         ]
         scripts = load_scripts()
         self._collection = Collection(
-            KeySpace(key_prefix, self.collection_name), declarations, scripts, batch_size=batch_size
+            KeySpace(key_prefix, self.collection_name),
+            declarations,
+            scripts,
+            batch_size=batch_size,
+            is_plain_json=self.codec.is_plain_json,
         )
         options = {"decode_responses": False, **client_options}
         self._sync = SyncShell(redis_url, scripts, self.collection_name, cluster=cluster, options=options)

@@ -370,6 +370,19 @@ class ModelCodec(Generic[ModelT]):
         declare) as :meth:`to_document` would: too deep, or a key with NUL."""
         check_document(doc, self.collection)
 
+    def is_plain_json(self, doc: Mapping[str, Any]) -> bool:
+        """True when ``doc`` (made by :meth:`to_document`) may be stored with
+        ``typed_json.dumps(doc, assume_plain=True)``, skipping the type-tagging pass: it is a
+        :class:`PlainDocument` and none of its float fields holds NaN or an infinity."""
+        floats = self.plain_json_floats
+        if type(doc) is not PlainDocument or floats is None:
+            return False
+        for name in floats:
+            value = doc.get(name)
+            if type(value) is float and value - value != 0.0:  # NaN, infinity: they need tags
+                return False
+        return True
+
     def from_document(self, doc: Mapping[str, Any]) -> ModelT:
         """Validate an engine document back into the model (``_id`` becomes ``id``).
 

@@ -187,9 +187,12 @@ class Collection:
         scripts: Scripts,
         *,
         batch_size: int = 500,
+        is_plain_json: Callable[[dict[str, Any]], bool] = lambda doc: False,
     ) -> None:
         self.keys = keys
         self.scripts = scripts
+        # Whether a document may skip the codec's type-tagging pass (ModelCodec.is_plain_json).
+        self.is_plain_json = is_plain_json
         self.batch_size = batch_size
         self.indexes = tuple(
             RedisIndex(
@@ -218,7 +221,7 @@ class Collection:
         (or nested over 255 levels), Pydantic's ``ValidationError`` for a string that is not
         valid Unicode (lone surrogates), which no store can encode."""
         try:
-            raw = typed_json.dumps(doc)
+            raw = typed_json.dumps(doc, assume_plain=self.is_plain_json(doc))
         except UnicodeEncodeError as e:
             raise invalid_text_error(self.keys.collection, doc) from e
         if len(raw) > MAX_DOCUMENT_BYTES:
