@@ -76,7 +76,7 @@ class Database:
 
     def require(self, capability: str) -> None:
         if not getattr(self.caps, capability):
-            pytest.skip(f"{self.factory.name} lacks capability {capability!r}")
+            pytest.skip(reason=f"{self.factory.name} lacks capability {capability!r}")
 
     async def close_all(self) -> None:
         for backend in reversed(self._opened):

@@ -283,7 +283,7 @@ def _refused(error: QueryError) -> None:
 @pytest.fixture
 def engine_store(store: Store) -> Store:
     if not store.engine_based:
-        pytest.skip("MongoDB runs server-side JavaScript itself when the server enables it")
+        pytest.skip(reason="MongoDB runs server-side JavaScript itself when the server enables it")
     return store
 
 

@@ -178,7 +178,7 @@ class SecantusTarget:
         self.bound = MONGO_BOUND
         binary = secantus_binary()
         if binary is None:
-            pytest.skip("secantusd-py is not installed")
+            pytest.skip(reason="secantusd-py is not installed")
         self.binary = binary
         self._dir = tempfile.TemporaryDirectory(prefix="mindtrace-restarts-")
         self.port = _free_port()
@@ -292,7 +292,7 @@ TARGETS = [*available_server_kinds(), "mongo"]
 def fault_server(request: pytest.FixtureRequest) -> Iterator[Target]:
     """A server of each kind for this module's tests only (they stop, kill and freeze it)."""
     if request.param == "mongo" and os.environ.get(MONGODB_URI_ENV):
-        pytest.skip("restarts need a server this test controls; MONGODB_URI names an external one")
+        pytest.skip(reason="restarts need a server this test controls; MONGODB_URI names an external one")
     server: Target = SecantusTarget() if request.param == "mongo" else RedisTarget(request.param)
     server.start()
     try:

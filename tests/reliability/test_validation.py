@@ -220,7 +220,7 @@ def test_update_many_mixing_valid_and_invalid_results_writes_nothing_on_local_an
     # Documents 0-48 get a valid age, document 49 an invalid one.
     update = [{"$set": {"age": {"$cond": [{"$eq": ["$name", "49"]}, "forty-nine", {"$add": ["$age", 100]}]}}}]
     if not store.engine_based:
-        pytest.skip("MongoDB applies updates per document and cannot validate them")
+        pytest.skip(reason="MongoDB applies updates per document and cannot validate them")
     with pytest.raises(QueryError, match="invalid for Person"):
         people.update_many_sync({}, update)
     assert _state(people) == before

