@@ -24,16 +24,15 @@ from typing import Any, TypeVar
 
 import pytest
 from _pytest.mark.structures import ParameterSet
-from _pytest.terminal import TerminalReporter
 
 from tests.conformance.backends import BACKENDS, BackendFactory
+from tests.conftest import FIGURE_PREFIX
 
 T = TypeVar("T")
 
 SEED_ENV = "RELIABILITY_SEED"
 """Environment variable fixing the random seed of every reliability test (to replay a failure)."""
 
-FIGURE_PREFIX = "figure:"
 
 WorkerContext = ForkServerContext | SpawnContext
 """What ``process_context`` returns (both have ``Process``, ``Queue``, ``Barrier``...)."""
@@ -83,27 +82,6 @@ def short_and_soak(short: T, soak: T) -> list[ParameterSet]:
     """Parameters for ``pytest.mark.parametrize``: ``short`` (ids "short") runs in ``make test``,
     ``soak`` (id "soak", marked ``soak``) only in ``make soak``."""
     return [pytest.param(short, id="short"), pytest.param(soak, id="soak", marks=pytest.mark.soak)]
-
-
-def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
-    # Reports reach the controller under xdist too, with their user_properties.
-    lines = []
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) != "call":
-                continue
-            found = [
-                f"{name[len(FIGURE_PREFIX) :]}={value}"
-                for name, value in getattr(report, "user_properties", ())
-                if isinstance(name, str) and name.startswith(FIGURE_PREFIX)
-            ]
-            if found:
-                outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
-                lines.append(f"{report.nodeid} [{outcome}]: {', '.join(found)}")
-    if lines:
-        terminalreporter.section("reliability figures")
-        for line in sorted(lines):
-            terminalreporter.write_line(line)
 
 
 # ----------------------------------------------------------------------------- every backend

@@ -19,6 +19,7 @@ from typing import Any, TextIO, TypeVar
 from pydantic import BaseModel
 
 from mindtrace.database.backends.local.sqlite_inspect import describe_database, is_sqlite_file
+from mindtrace.database.backends.local.write_gate import SUFFIX as WRITE_GATE_SUFFIX
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.core.exceptions import DatabaseError
 from mindtrace.database.core.fields import fields
@@ -502,8 +503,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
 
 def _remove_database(path: Path) -> None:
-    # SQLite in WAL mode keeps two companion files next to the database.
-    for suffix in ("", "-wal", "-shm"):
+    # SQLite in WAL mode keeps two companion files next to the database, and the write gate one.
+    for suffix in ("", "-wal", "-shm", WRITE_GATE_SUFFIX):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 

@@ -128,6 +128,25 @@ def test_lock_held_too_long_is_a_database_error(make: MakeBackend, db_path: Path
         holder.join()
 
 
+@pytest.mark.parametrize("api", ["sync", "async"])
+async def test_opening_an_existing_file_does_not_wait_for_writers(
+    make: MakeBackend, db_path: Path, api: str
+) -> None:
+    """A backend whose table and indexes already exist initialises with a read: a reader that
+    starts while other processes keep the write lock busy is not held up (WAL's promise)."""
+    make(Event).insert_sync(Event(source="before", n=1))  # sets the file up
+    reader = LocalODMBackend(Event, path=db_path, timeout=0.2)
+    release, held = threading.Event(), threading.Event()
+    holder = hold_write_lock(db_path, release, held)
+    try:
+        found = reader.find_sync({}) if api == "sync" else await reader.find({})
+        assert [e.source for e in found] == ["before"]
+    finally:
+        release.set()
+        holder.join()
+        reader.close_sync()
+
+
 async def test_async_lock_timeout_is_a_database_error(make: MakeBackend, db_path: Path) -> None:
     events = make(Event, timeout=0.1)
     release, held = threading.Event(), threading.Event()

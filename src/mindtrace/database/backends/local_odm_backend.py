@@ -54,6 +54,7 @@ from mindtrace.database.core.exceptions import (
     DuplicateInsertError,
     QueryError,
 )
+from mindtrace.database.core.gc_pause import gc_paused
 from mindtrace.database.core.indexes import index_specs
 from mindtrace.database.core.input_checks import MAX_DOCUMENT_BYTES, invalid_text_error
 from mindtrace.database.query.filter import compile_filter
@@ -134,6 +135,12 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
             db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
         self._table.create(db)
 
+    def _schema_is_current(self, db: sqlite3.Connection) -> bool:
+        # Read-only: the common case (the file was set up before) needs no write lock, so opening
+        # a backend never waits behind busy writers in other processes.
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        return bool(version == FORMAT_VERSION and self._table.is_current(db))
+
     def _prepare_file(self) -> None:
         if self.path != MEMORY:
             directory = os.path.dirname(self.path)
@@ -149,14 +156,16 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         if self._ready:
             return
         self._prepare_file()
-        self._sqlite(lambda: self._db.write(self._create))
+        if not self._sqlite(lambda: self._db.read_snapshot(self._schema_is_current)):
+            self._sqlite(lambda: self._db.write(self._create))
         self._ready = True
 
     async def _initialize(self) -> None:
         if self._ready:
             return
         self._prepare_file()
-        await self._sqlite_async(self._db.write_async(self._create))
+        if not await self._sqlite_async(self._db.read_async(self._schema_is_current, snapshot=True)):
+            await self._sqlite_async(self._db.write_async(self._create))
         self._ready = True
 
     # ================================================================== errors
@@ -723,10 +732,11 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         rows: list[tuple[str, str]] = []
         models: list[ModelT] = []
         prepare, encode, copy = self._prepare_insert, self._encode, self.codec.from_document
-        for obj in objs:
-            doc = prepare(obj)
-            rows.append(encode(doc))
-            models.append(copy(doc))
+        with gc_paused():  # see core.gc_pause: nothing built here is garbage
+            for obj in objs:
+                doc = prepare(obj)
+                rows.append(encode(doc))
+                models.append(copy(doc))
         return rows, models
 
     # insert_many is overridden only for the memory behaviour above; arguments, results and errors

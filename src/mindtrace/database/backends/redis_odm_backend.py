@@ -145,16 +145,14 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         Stops at the first duplicate, like MongoDB's ordered inserts: the documents before it
         stay stored and the ``DuplicateInsertError`` lists them in ``inserted_ids``.
         """
-        docs = [self._prepare_insert(o) for o in objs]
-        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
+        docs, stored = self._prepare_batch(objs)
         if docs:
             await self._run(self._collection.insert(docs, self._doc_ttl(ttl)))
         return stored
 
     def insert_many_sync(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
-        docs = [self._prepare_insert(o) for o in objs]
-        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
+        docs, stored = self._prepare_batch(objs)
         if docs:
             self._run_sync(self._collection.insert(docs, self._doc_ttl(ttl)))
         return stored

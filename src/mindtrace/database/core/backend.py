@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to_engine_value
 from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError
+from mindtrace.database.core.gc_pause import gc_paused
 from mindtrace.database.core.input_checks import check_collection_name, check_query
 
 __all__ = [
@@ -249,9 +250,11 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         )
 
     def _prepare_insert(self, obj: BaseModel) -> dict[str, Any]:
-        if not isinstance(obj, BaseModel):
+        if type(obj) is self.model_cls:
+            pass  # the common case; isinstance on a pydantic class goes through ABCMeta
+        elif not isinstance(obj, BaseModel):
             raise TypeError(f"insert() takes a {self.model_cls.__name__} instance, got {type(obj).__name__}")
-        if not isinstance(obj, self.model_cls):
+        elif not isinstance(obj, self.model_cls):
             # Re-validate foreign models so that nothing the model would reject is ever stored.
             obj = self.model_cls.model_validate(obj.model_dump(by_alias=True))
         id = self.codec.id_of(obj)
@@ -260,6 +263,13 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         elif not is_valid_id(id):
             raise ValueError(f"id {id!r} is not a 24-character hex ObjectId; leave it unset to get a new one")
         return self.codec.to_document(obj, id)
+
+    def _prepare_batch(self, objs: Iterable[BaseModel]) -> tuple[list[dict[str, Any]], list[ModelT]]:
+        """The engine documents of a batch to insert, and the models to return (each validated
+        before anything is written)."""
+        with gc_paused():  # see core.gc_pause: nothing built here is garbage
+            docs = [self._prepare_insert(o) for o in objs]
+            return docs, [self.codec.from_document(d) for d in docs]
 
     def _prepare_replace(self, obj: BaseModel) -> tuple[str, dict[str, Any]]:
         id = self.codec.id_of(obj)
@@ -392,8 +402,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     async def insert_many(self, objs: Iterable[BaseModel]) -> list[ModelT]:
         """Store several new documents in one batch; returns them with ids, in input order."""
-        docs = [self._prepare_insert(o) for o in objs]
-        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
+        docs, stored = self._prepare_batch(objs)
         if docs:
             await self._insert_docs(docs)
         return stored
@@ -506,8 +515,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def insert_many_sync(self, objs: Iterable[BaseModel]) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
-        docs = [self._prepare_insert(o) for o in objs]
-        stored = [self.codec.from_document(d) for d in docs]  # validated before writing
+        docs, stored = self._prepare_batch(objs)
         if docs:
             self._insert_docs_sync(docs)
         return stored

@@ -11,10 +11,12 @@ opens its own.
 
 Locking: in WAL mode readers never wait; a writer takes the write lock up front with
 ``BEGIN IMMEDIATE`` (a deferred transaction that upgrades from read to write can deadlock with
-another writer, and SQLite then fails at once instead of waiting). Blocking calls let SQLite's busy
-handler wait up to ``timeout`` seconds. Coroutines must not freeze the event loop for that long,
-so on the event loop's thread the busy wait is turned off and a busy database is retried with
-``asyncio.sleep`` backoff until ``timeout`` runs out; only then does the caller see an error.
+another writer, and SQLite then fails at once instead of waiting). Before that, writers of every
+process queue in the write gate (:mod:`.write_gate`), so that none of them starves. Blocking
+calls let SQLite's busy handler wait up to ``timeout`` seconds. Coroutines must not freeze the
+event loop for that long, so on the event loop's thread the busy wait is turned off and a busy
+database is retried with ``asyncio.sleep`` backoff until ``timeout`` runs out; only then does the
+caller see an error.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 
+from mindtrace.database.backends.local.write_gate import WriteGate, gate_supported
 from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
 
 __all__ = ["SqliteDatabase", "is_busy"]
@@ -38,6 +41,14 @@ MEMORY: Final = ":memory:"
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _FIRST_BACKOFF: Final = 0.001
 _MAX_BACKOFF: Final = 0.05
+
+
+def _gate_timeout(timeout: float) -> sqlite3.OperationalError:
+    # Reported like SQLite's own lock timeout (``is_busy`` is true for it), so callers translate
+    # both the same way.
+    return sqlite3.OperationalError(
+        f"database is locked: other writers kept the write queue busy for more than {timeout:g}s"
+    )
 
 
 def is_busy(e: BaseException) -> bool:
@@ -51,12 +62,15 @@ def is_busy(e: BaseException) -> bool:
 class _Connection:
     """A ``sqlite3.Connection`` plus the state we track about it."""
 
-    __slots__ = ("busy_ms", "db", "lock", "pid")
+    __slots__ = ("busy_ms", "db", "gate", "lock", "pid")
 
-    def __init__(self, db: sqlite3.Connection, busy_ms: int, lock: threading.RLock | None) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, busy_ms: int, lock: threading.RLock | None, gate: WriteGate | None
+    ) -> None:
         self.db = db
         self.busy_ms = busy_ms
         self.lock = lock
+        self.gate = gate
         self.pid = os.getpid()
 
     def set_busy(self, ms: int) -> None:
@@ -146,7 +160,18 @@ class SqliteDatabase:
         except BaseException:
             db.close()
             raise
-        conn = _Connection(db, busy_ms, self._memory_lock)
+        gate = None
+        if not self.is_memory and gate_supported():
+            try:
+                gate = WriteGate(self.path)
+            except OSError as e:
+                db.close()
+                raise ConnectionFailedError(
+                    f"cannot open the write-queue file {self.path + '-writelock'!r} next to the "
+                    f"database for {self.describe}: {e}; check that the directory is writable",
+                    url=self.path,
+                ) from e
+        conn = _Connection(db, busy_ms, self._memory_lock, gate)
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -216,12 +241,26 @@ class SqliteDatabase:
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside ``BEGIN IMMEDIATE``...``COMMIT``; on any exception the transaction
-        is rolled back and the exception propagates. All or nothing."""
+        is rolled back and the exception propagates. All or nothing. Writers of all processes
+        take turns through the write gate first (see :mod:`.write_gate`)."""
         conn = self.connection()
         with self._using(conn) as db:
-            conn.set_busy(self._busy_ms)
-            self._retry_sync(lambda: db.execute("BEGIN IMMEDIATE"))
-            return self._finish(db, fn)
+            started = time.monotonic()
+            deadline = started + self.timeout
+            gate = conn.gate
+            if gate is not None and not gate.acquire(self.timeout):
+                raise _gate_timeout(self.timeout)
+            try:
+                # Time spent in the gate's queue counts against the same ``timeout`` (changing
+                # the busy timeout costs a statement, so only after an actual wait).
+                now = time.monotonic()
+                busy_ms = self._busy_ms if now - started < 0.001 else max(0, int((deadline - now) * 1000))
+                conn.set_busy(busy_ms)
+                self._retry_sync(lambda: db.execute("BEGIN IMMEDIATE"), deadline)
+                return self._finish(db, fn)
+            finally:
+                if gate is not None:
+                    gate.release()
 
     @staticmethod
     def _finish(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -234,11 +273,12 @@ class SqliteDatabase:
             raise
         return result
 
-    def _retry_sync(self, fn: Callable[[], T]) -> T:
+    def _retry_sync(self, fn: Callable[[], T], deadline: float | None = None) -> T:
         # SQLite's busy handler already waited ``timeout``; a few situations (a snapshot that went
         # stale, WAL recovery by another process) report BUSY without waiting, so retry those
-        # until the deadline.
-        deadline = time.monotonic() + self.timeout
+        # until the deadline (``timeout`` from now unless given).
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         delay = _FIRST_BACKOFF
         while True:
             try:
@@ -287,19 +327,26 @@ class SqliteDatabase:
         process holds the lock, this coroutine sleeps and retries instead of blocking the loop."""
         conn = self.connection()
         deadline = time.monotonic() + self.timeout
-        delay = _FIRST_BACKOFF
-        while True:
-            with self._using(conn) as db:
-                conn.set_busy(0)
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as e:
-                    if not is_busy(e) or time.monotonic() >= deadline:
-                        raise
-                else:
-                    return self._finish(db, fn)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
+        gate = conn.gate
+        if gate is not None and not await gate.acquire_async(self.timeout):
+            raise _gate_timeout(self.timeout)
+        try:
+            delay = _FIRST_BACKOFF
+            while True:
+                with self._using(conn) as db:
+                    conn.set_busy(0)
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                    except sqlite3.OperationalError as e:
+                        if not is_busy(e) or time.monotonic() >= deadline:
+                            raise
+                    else:
+                        return self._finish(db, fn)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF)
+        finally:
+            if gate is not None:
+                gate.release()
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -317,6 +364,8 @@ class SqliteDatabase:
                     conn.db.close()
             else:
                 conn.db.close()
+            if conn.gate is not None:
+                conn.gate.close()
 
     @property
     def closed(self) -> bool:

@@ -139,6 +139,19 @@ class CollectionTable:
         """DDL of the table (idempotent)."""
         return f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL)"
 
+    def is_current(self, db: sqlite3.Connection) -> bool:
+        """True when the table and every declared index already exist as declared, so that
+        :meth:`create` would change nothing. A plain read: it lets a backend opening an existing
+        file skip the write lock, which writers in other processes may hold back-to-back."""
+        rows = db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name=? AND type IN ('table','index')",
+            (self.collection,),
+        ).fetchall()
+        if not any(kind == "table" for kind, _, _ in rows):
+            return False
+        existing = {name: sql for kind, name, sql in rows if kind == "index"}
+        return all(existing.get(ix.name) == ix.sql for ix in self.indexes)
+
     def create(self, db: sqlite3.Connection) -> None:
         """Create the table and any missing or changed index; run inside a write transaction.
 
