@@ -1,4 +1,7 @@
-"""The same backend on a three-master Redis Cluster: every collection lives in one slot."""
+"""The same backend on a three-master Redis Cluster: every collection lives in one slot.
+
+Some tests pass ``cluster=True``; the others leave the default, under which the backend finds
+out by itself (the same code as on a single server)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[RedisClusterServer]:
 
 
 def test_crud_and_indexed_find_on_cluster(cluster: RedisClusterServer, prefix: str) -> None:
-    people = RedisODMBackend(Person, cluster.url, key_prefix=prefix, cluster=True)
+    people = RedisODMBackend(Person, cluster.url, key_prefix=prefix)  # detects the cluster
     stored = people.insert_many_sync(
         [Person(name=f"p{i}", age=i, email=f"{i}@x", tags=[f"t{i % 2}"]) for i in range(40)]
     )
@@ -48,17 +51,19 @@ def test_crud_and_indexed_find_on_cluster(cluster: RedisClusterServer, prefix: s
     slots = {client.keyslot(k) for k in (people.keys.ids, people.keys.doc(stored[2].id), people.keys.meta)}
     client.close()
     assert len(slots) == 1
+    assert people._sync.cluster is True
     people.close_sync()
 
 
 async def test_async_on_cluster(cluster: RedisClusterServer, prefix: str) -> None:
-    people = RedisODMBackend(Person, cluster.url, key_prefix=prefix, cluster=True)
+    people = RedisODMBackend(Person, cluster.url, key_prefix=prefix)  # detects the cluster
     ada = await people.insert(Person(name="Ada", age=36, email="ada@x"))
     assert (await people.get(ada.id)) == ada
     assert [p.name for p in await people.find({"email": "ada@x"})] == ["Ada"]
     assert [p.name async for p in people.iterate()] == ["Ada"]
     await people.delete(ada.id)
     assert await people.count() == 0
+    assert people._async.cluster is True
     await people.close()
 
 
@@ -87,8 +92,12 @@ def test_unique_race_on_cluster(cluster: RedisClusterServer, prefix: str) -> Non
     run_unique_race(cluster.url, prefix, cluster=True)
 
 
-def test_collections_spread_over_nodes(cluster: RedisClusterServer, prefix: str) -> None:
-    # Different collections may live on different nodes; each one still works on its own.
+@pytest.mark.parametrize("declared", [True, None])
+def test_collections_spread_over_nodes(
+    cluster: RedisClusterServer, prefix: str, declared: bool | None
+) -> None:
+    # Different collections may live on different nodes (a client that does not know it is on a
+    # cluster gets MOVED for most of them); each one works on its own.
     backends: list[Any] = []
     for i in range(6):
 
@@ -96,7 +105,7 @@ def test_collections_spread_over_nodes(cluster: RedisClusterServer, prefix: str)
             class Settings:
                 name = f"items{i}"
 
-        backend = RedisODMBackend(Item, cluster.url, key_prefix=prefix, cluster=True)
+        backend = RedisODMBackend(Item, cluster.url, key_prefix=prefix, cluster=declared)
         backend.insert_sync(Item(name="n", email=f"{i}@x"))
         backends.append(backend)
     client = RedisCluster.from_url(cluster.url)

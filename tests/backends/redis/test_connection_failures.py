@@ -85,3 +85,12 @@ def test_foreign_data_in_our_keys_is_a_database_error(make_backend: Any, raw: An
     raw.set(people.keys.ids, "not a sorted set")
     with pytest.raises(DatabaseError, match="WRONGTYPE"):
         people.insert_sync(Person(name="a", email="a@x"))
+
+
+async def test_a_single_server_is_recognised_as_one(make_backend: Any) -> None:
+    # The default cluster=None asks the server once, on first use, in each API.
+    people = make_backend(Person)
+    assert (people._sync.cluster, people._async.cluster) == (None, None)
+    ada = people.insert_sync(Person(name="Ada", email="ada@x"))
+    assert await people.get(ada.id) == ada
+    assert (people._sync.cluster, people._async.cluster) == (False, False)

@@ -57,7 +57,10 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
 
     * ``key_prefix`` — first part of every key's hash tag (``{prefix:collection}:...``); two
       backends with different prefixes never see each other's data.
-    * ``cluster`` — connect with redis-py's Cluster client (``redis_url`` names any node).
+    * ``cluster`` — whether ``redis_url`` names a node of a Redis Cluster (then redis-py's
+      Cluster client is used). ``None`` (the default) asks the server on first use with one
+      ``INFO cluster``, so the same code runs on a single server and on a cluster; pass
+      ``True``/``False`` to skip the question.
     * ``default_ttl`` — expiry of every inserted document (seconds or ``timedelta``); defaults
       to the model's ``Settings.ttl`` when it declares one. ``insert(obj, ttl=...)`` overrides it
       per document, ``update(obj, ttl=...)`` resets it (``update`` otherwise keeps it).
@@ -74,7 +77,7 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         redis_url: str,
         *,
         key_prefix: str = "mindtrace",
-        cluster: bool = False,
+        cluster: bool | None = None,
         default_ttl: TTL = None,
         batch_size: int = 500,
         **client_options: Any,
@@ -104,7 +107,6 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         options = {"decode_responses": False, **client_options}
         self._sync = SyncShell(redis_url, scripts, self.collection_name, cluster=cluster, options=options)
         self._async = AsyncShell(redis_url, scripts, self.collection_name, cluster=cluster, options=options)
-        self._cluster = cluster
         self._ready = False
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 try:  # redis-py >= 7
@@ -50,6 +50,11 @@ def _command(request: Request) -> tuple[Any, ...]:
     return request
 
 
+def _is_cluster(info: Mapping[str, Any]) -> bool:
+    # ``INFO cluster`` answers ``cluster_enabled:1`` on a node of a Redis (or Valkey) Cluster.
+    return bool(info.get("cluster_enabled"))
+
+
 class _Translator:
     """Turns redis-py exceptions into the package's, with the URL and collection named."""
 
@@ -74,24 +79,34 @@ class SyncShell:
     """Runs operations with a lazily created ``redis.Redis`` (or ``RedisCluster``) client."""
 
     def __init__(
-        self, url: str, scripts: Scripts, collection: str, *, cluster: bool, options: Mapping[str, Any]
+        self, url: str, scripts: Scripts, collection: str, *, cluster: bool | None, options: Mapping[str, Any]
     ) -> None:
         self.url = url
         self.scripts = scripts
-        self.cluster = cluster
+        self.cluster = cluster  # None: ask the server on first use
         self.options = dict(options)
         self.errors = _Translator(url, collection)
         self._client: Any = None
 
     @property
     def client(self) -> Any:
-        """The redis-py client (created on first use; connections open lazily)."""
+        """The redis-py client (created on first use; a standalone client's connections open
+        lazily, detecting a cluster costs one ``INFO cluster``)."""
         if self._client is None:
             try:
                 if self.cluster:
                     self._client = redis.cluster.RedisCluster.from_url(self.url, **self.options)
-                else:
-                    self._client = redis.Redis.from_url(self.url, **self.options)
+                    return self._client
+                client: Any = redis.Redis.from_url(self.url, **self.options)
+                if self.cluster is None:
+                    try:
+                        self.cluster = _is_cluster(client.info("cluster"))
+                    except ResponseError:  # INFO refused (a managed service's ACL): standalone
+                        self.cluster = False
+                    if self.cluster:
+                        client.close()
+                        client = redis.cluster.RedisCluster.from_url(self.url, **self.options)
+                self._client = client
             except RedisError as e:
                 self.errors.fail(e)
         return self._client
@@ -192,44 +207,61 @@ class AsyncShell:
     """
 
     def __init__(
-        self, url: str, scripts: Scripts, collection: str, *, cluster: bool, options: Mapping[str, Any]
+        self, url: str, scripts: Scripts, collection: str, *, cluster: bool | None, options: Mapping[str, Any]
     ) -> None:
         self.url = url
         self.scripts = scripts
-        self.cluster = cluster
+        self.cluster = cluster  # None: ask the server on first use
         self.options = dict(options)
-        if not cluster and MaintNotificationsConfig is not None:
+        self.standalone_options = dict(options)
+        if MaintNotificationsConfig is not None:
             # redis-py 8.1 (RESP3, the default) turns maintenance notifications to "auto", and
             # then its asyncio pool no longer replaces a pooled connection the server has closed:
             # the first call after a server restart failed although the server was back
             # (redis/redis-py#4252, fixed upstream by #4260). Without them the pool checks each
             # connection again. They only matter on Redis Enterprise/Cloud during planned
             # maintenance; pass maint_notifications_config to have them.
-            self.options.setdefault("maint_notifications_config", MaintNotificationsConfig(enabled=False))
+            self.standalone_options.setdefault(
+                "maint_notifications_config", MaintNotificationsConfig(enabled=False)
+            )
         self.errors = _Translator(url, collection)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def client(self) -> Any:
-        """The client of the running loop (created on first use in that loop)."""
+    async def client(self) -> Any:
+        """The client of the running loop (created on first use in that loop; detecting a
+        cluster costs one ``INFO cluster`` the first time)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             try:
-                if self.cluster:
-                    self._client = redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
-                else:
-                    self._client = redis.asyncio.Redis.from_pool(self._blocking_pool())
+                self._client = await self._connect()
             except RedisError as e:
                 self.errors.fail(e)
             self._loop = loop
         return self._client
 
+    async def _connect(self) -> Any:
+        if self.cluster:
+            return redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
+        client = redis.asyncio.Redis.from_pool(self._blocking_pool())
+        if self.cluster is None:
+            try:
+                self.cluster = _is_cluster(await client.info("cluster"))
+            except ResponseError:  # INFO refused (a managed service's ACL): standalone
+                self.cluster = False
+            except BaseException:
+                await client.aclose()
+                raise
+            if self.cluster:
+                await client.aclose()
+                return redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
+        return client
+
     def _blocking_pool(self) -> Any:
         # redis-py's default asyncio pool raises MaxConnectionsError for the call that would open
         # connection max_connections + 1; many concurrent coroutines on one backend are normal,
         # so they wait for a free connection instead (up to pool_timeout seconds).
-        options = dict(self.options)
+        options = dict(self.standalone_options)
         max_connections = options.pop("max_connections", DEFAULT_MAX_CONNECTIONS)
         timeout = options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT)
         return redis.asyncio.BlockingConnectionPool.from_url(
@@ -239,8 +271,9 @@ class AsyncShell:
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
         try:
+            client = await self.client()
             for script in self.scripts.all():
-                await self.client.script_load(script.source)
+                await client.script_load(script.source)
         except RedisError as e:
             self.errors.fail(e)
 
@@ -252,7 +285,7 @@ class AsyncShell:
             self.errors.fail(e)
 
     async def _execute(self, step: list[Request]) -> list[Any]:
-        client = self.client
+        client = await self.client()
         if len(step) == 1:
             try:
                 return [await client.execute_command(*_command(step[0]))]
@@ -313,7 +346,7 @@ class AsyncShell:
     async def get(self, key: str) -> bytes | None:
         """GET one key (the point-read fast path)."""
         try:
-            value: bytes | None = await self.client.get(key)
+            value: bytes | None = await (await self.client()).get(key)
         except RedisError as e:
             self.errors.fail(e)
         return value
