@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -70,3 +71,9 @@ def test_backend_fixture_without_a_model_says_how_to_give_one(pytester: pytest.P
     )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*indirect=True*"])
+
+
+@pytest.mark.parametrize("mongo_backend", [UserDoc], indirect=True)
+async def test_event_loop_fixture_is_the_loop_the_test_runs_in(mongo_backend: Any, event_loop: Any) -> None:
+    assert event_loop is asyncio.get_running_loop()
+    assert await mongo_backend.count() == 0

@@ -20,6 +20,9 @@ MongoDB:
 * ``test_db``: a fresh ``AsyncDatabase``, dropped after the test;
 * ``mongo_backend``: a ``MongoMindtraceODMBackend`` on ``test_db``, initialised, closed after.
 
+``event_loop``: the loop the test runs in, for tests written against the spec's fixture list
+(pytest-asyncio 1.x gives every async test its loop by itself and no longer has this fixture).
+
 Redis: ``redis_test_url`` (session) and ``redis_backend`` (a ``RedisODMBackend`` under a key
 prefix of the test's own, whose keys are deleted afterwards). Local: ``local_backend`` (and
 ``local_backend_factory``, ``local_database_path``) from ``mindtrace.database.testing.local``.
@@ -27,6 +30,7 @@ prefix of the test's own, whose keys are deleted afterwards). Local: ``local_bac
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REDIS_URL_ENV",
+    "event_loop",
     "local_backend",
     "local_backend_factory",
     "local_database_path",
@@ -73,6 +78,12 @@ def _model_param(request: pytest.FixtureRequest, fixture: str) -> Any:
             f'@pytest.mark.parametrize("{fixture}", [YourModel], indirect=True)'
         )
     return model
+
+
+@pytest_asyncio.fixture
+async def event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the test runs in (the spec lists an ``event_loop`` fixture)."""
+    return asyncio.get_running_loop()
 
 
 # ----------------------------------------------------------------------------- MongoDB
