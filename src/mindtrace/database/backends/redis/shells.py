@@ -12,6 +12,7 @@ the server is back.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
@@ -87,29 +88,36 @@ class SyncShell:
         self.options = dict(options)
         self.errors = _Translator(url, collection)
         self._client: Any = None
+        self._creating = threading.Lock()  # threads share the client: make it once
 
     @property
     def client(self) -> Any:
         """The redis-py client (created on first use; a standalone client's connections open
         lazily, detecting a cluster costs one ``INFO cluster``)."""
         if self._client is None:
-            try:
-                if self.cluster:
-                    self._client = redis.cluster.RedisCluster.from_url(self.url, **self.options)
-                    return self._client
-                client: Any = redis.Redis.from_url(self.url, **self.options)
-                if self.cluster is None:
+            with self._creating:
+                if self._client is None:
                     try:
-                        self.cluster = _is_cluster(client.info("cluster"))
-                    except ResponseError:  # INFO refused (a managed service's ACL): standalone
-                        self.cluster = False
-                    if self.cluster:
-                        client.close()
-                        client = redis.cluster.RedisCluster.from_url(self.url, **self.options)
-                self._client = client
-            except RedisError as e:
-                self.errors.fail(e)
+                        self._client = self._connect()
+                    except RedisError as e:
+                        self.errors.fail(e)
         return self._client
+
+    def _connect(self) -> Any:
+        if self.cluster:
+            return redis.cluster.RedisCluster.from_url(self.url, **self.options)
+        client = redis.Redis.from_url(self.url, **self.options)
+        if self.cluster is None:
+            try:
+                self.cluster = _is_cluster(client.info("cluster"))
+            except ResponseError:  # INFO refused (a managed service's ACL): standalone
+                self.cluster = False
+            finally:
+                if self.cluster is not False:  # a cluster, or no answer at all
+                    client.close()
+            if self.cluster:
+                return redis.cluster.RedisCluster.from_url(self.url, **self.options)
+        return client
 
     def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
@@ -234,28 +242,29 @@ class AsyncShell:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             try:
-                self._client = await self._connect()
+                if self.cluster is None:
+                    await self._detect()
+                # Checked again: another task may have made the client while this one awaited.
+                if self._client is None or self._loop is not loop:
+                    self._client = self._connect()
+                    self._loop = loop
             except RedisError as e:
                 self.errors.fail(e)
-            self._loop = loop
         return self._client
 
-    async def _connect(self) -> Any:
+    async def _detect(self) -> None:
+        probe = redis.asyncio.Redis.from_pool(self._blocking_pool())
+        try:
+            self.cluster = _is_cluster(await probe.info("cluster"))
+        except ResponseError:  # INFO refused (a managed service's ACL): standalone
+            self.cluster = False
+        finally:
+            await probe.aclose()
+
+    def _connect(self) -> Any:
         if self.cluster:
             return redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
-        client = redis.asyncio.Redis.from_pool(self._blocking_pool())
-        if self.cluster is None:
-            try:
-                self.cluster = _is_cluster(await client.info("cluster"))
-            except ResponseError:  # INFO refused (a managed service's ACL): standalone
-                self.cluster = False
-            except BaseException:
-                await client.aclose()
-                raise
-            if self.cluster:
-                await client.aclose()
-                return redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
-        return client
+        return redis.asyncio.Redis.from_pool(self._blocking_pool())
 
     def _blocking_pool(self) -> Any:
         # redis-py's default asyncio pool raises MaxConnectionsError for the call that would open
