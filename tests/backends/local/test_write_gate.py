@@ -136,3 +136,29 @@ def test_memory_databases_have_no_gate() -> None:
     with LocalODMBackend(Item, ":memory:") as items:
         items.insert_sync(Item())
         assert items._db.connection().gate is None
+
+
+def test_readers_never_create_the_side_file(make: MakeBackend, db_path: Path) -> None:
+    class Item(BaseModel):
+        id: str | None = None
+        n: int
+
+    make(Item).insert_sync(Item(n=1))
+    side = db_path.parent / (db_path.name + SUFFIX)
+    side.unlink()
+    with LocalODMBackend(Item, path=db_path) as reader:
+        assert [i.n for i in reader.find_sync({})] == [1]
+        assert reader.count_sync() == 1
+    assert not side.exists()
+
+
+def test_writes_go_ahead_where_the_side_file_cannot_be_made(db_path: Path) -> None:
+    class Item(BaseModel):
+        id: str | None = None
+        n: int
+
+    (db_path.parent / (db_path.name + SUFFIX)).mkdir()  # opening it for writing fails
+    with LocalODMBackend(Item, path=db_path) as items:
+        items.insert_sync(Item(n=1))
+        items.update_many_sync({}, {"$inc": {"n": 1}})
+        assert [i.n for i in items.all_sync()] == [2]

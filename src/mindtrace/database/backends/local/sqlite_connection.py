@@ -160,17 +160,7 @@ class SqliteDatabase:
         except BaseException:
             db.close()
             raise
-        gate = None
-        if not self.is_memory and gate_supported():
-            try:
-                gate = WriteGate(self.path)
-            except OSError as e:
-                db.close()
-                raise ConnectionFailedError(
-                    f"cannot open the write-queue file {self.path + '-writelock'!r} next to the "
-                    f"database for {self.describe}: {e}; check that the directory is writable",
-                    url=self.path,
-                ) from e
+        gate = WriteGate(self.path) if not self.is_memory and gate_supported() else None
         conn = _Connection(db, busy_ms, self._memory_lock, gate)
         with self._all_lock:
             self._all.append(conn)

@@ -9,11 +9,13 @@ past ``timeout``, report the database as locked. A writer blocked in ``flock(2)`
 by the kernel the moment the holder lets go, so the lock passes from process to process.
 
 The gate is an exclusive ``flock`` on a side file next to the database (``<file>-writelock``),
-taken around every write transaction of this package. It is only about fairness: each write
-still takes SQLite's own lock (``BEGIN IMMEDIATE``), so a program that writes without the gate
-(the ``sqlite3`` shell, another library) stays correct, it just does not queue. The kernel drops
-a dead process's ``flock``, so ``kill -9`` never leaves the gate closed. The side file is never
-deleted: removing it while others hold it open would split them into two gates.
+taken around every write transaction of this package (the file is created by the first write;
+where it cannot be, e.g. in a read-only directory, writes go ahead without the gate). It is only
+about fairness: each write still takes SQLite's own lock (``BEGIN IMMEDIATE``), so a program that
+writes without the gate (the ``sqlite3`` shell, another library) stays correct, it just does not
+queue. The kernel drops a dead process's ``flock``, so ``kill -9`` never leaves the gate closed.
+The side file is never deleted: removing it while others hold it open would split them into two
+gates.
 
 Each connection has its own gate (its own open file description), so threads of one process
 queue too. Taking a free gate is one non-blocking system call on the caller's thread; only a
@@ -89,13 +91,24 @@ class WriteGate:
 
     def __init__(self, database_path: str) -> None:
         self.path = database_path + SUFFIX
-        self._fd = self._open()
+        self._fd: int | None = None  # opened by the first write: readers never touch the file
+        self._unavailable = False
 
     def _open(self) -> int:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def _try(self) -> bool:
+        """Take the gate if it is free. Also True when the side file cannot be created (say a
+        read-only directory): writes then rely on SQLite's own locking, as without a gate."""
         assert fcntl is not None
+        if self._fd is None:
+            if self._unavailable:
+                return True
+            try:
+                self._fd = self._open()
+            except OSError:
+                self._unavailable = True
+                return True
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -103,6 +116,7 @@ class WriteGate:
         return True
 
     def _start_wait(self, on_done: Callable[[], None] | None = None) -> _Wait:
+        assert self._fd is not None  # _try opened it
         wait = _Wait(self._fd, on_done)
         threading.Thread(target=wait.run, name="mindtrace-write-gate", daemon=True).start()
         return wait
@@ -158,8 +172,11 @@ class WriteGate:
     def release(self) -> None:
         """Let the next writer in line through."""
         assert fcntl is not None
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Close the side file's descriptor (which also releases the gate if held)."""
-        os.close(self._fd)
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
