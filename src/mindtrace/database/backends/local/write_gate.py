@@ -98,21 +98,21 @@ class WriteGate:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def _try(self) -> bool:
-        """Take the gate if it is free. Also True when the side file cannot be created (say a
-        read-only directory): writes then rely on SQLite's own locking, as without a gate."""
+        """Take the gate if it is free. Also True when there can be no gate: the side file cannot
+        be created (a read-only directory) or locked (a file system without ``flock``); writes
+        then rely on SQLite's own locking alone, as they would without a gate."""
         assert fcntl is not None
-        if self._fd is None:
-            if self._unavailable:
-                return True
-            try:
-                self._fd = self._open()
-            except OSError:
-                self._unavailable = True
-                return True
+        if self._unavailable:
+            return True
         try:
+            if self._fd is None:
+                self._fd = self._open()
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError:
+            self._unavailable = True
+            self.close()
         return True
 
     def _start_wait(self, on_done: Callable[[], None] | None = None) -> _Wait:
@@ -126,7 +126,7 @@ class WriteGate:
         # that descriptor (releasing the gate), so this connection continues on a fresh one.
         if wait.give_up():
             return True
-        self._fd = self._open()
+        self._fd = None  # the next attempt opens a fresh descriptor
         return False
 
     def acquire(self, timeout: float) -> bool:
@@ -135,8 +135,9 @@ class WriteGate:
             return True
         wait = self._start_wait()
         wait.done.wait(timeout)
-        if wait.error is not None:
-            raise wait.error
+        if wait.error is not None:  # flock failed outright: go on without the gate, as _try does
+            self._unavailable = True
+            return True
         return wait.acquired or self._abandon(wait)
 
     async def acquire_async(self, timeout: float) -> bool:
@@ -165,8 +166,8 @@ class WriteGate:
             if self._abandon(wait):
                 self.release()
             raise
-        if wait.error is not None:
-            raise wait.error
+        if wait.error is not None:  # flock failed outright: go on without the gate, as _try does
+            self._unavailable = True
         return True
 
     def release(self) -> None:
