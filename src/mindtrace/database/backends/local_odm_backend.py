@@ -68,8 +68,6 @@ __all__ = ["MAX_DOCUMENT_BYTES", "LocalODMBackend"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
-"""Largest encoded document accepted (MongoDB's limit), in bytes."""
-
 _WRITE_BATCH: Final = 1000  # rows per statement batch inside update_many / delete_many
 _Predicate = Callable[[Mapping[str, Any]], bool]
 _Row = tuple[str, str, "dict[str, Any] | None"]  # (id, stored JSON, decoded doc if already decoded)
@@ -84,7 +82,8 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     ``synchronous``: SQLite's durability setting; ``"FULL"`` (default) makes every acknowledged
     write survive a process kill and a power cut, ``"NORMAL"`` survives a process kill only and
     writes faster. Several backends (for different models, in one or several processes) may use
-    the same file.
+    the same file; their writers take turns through a lock on the side file ``<path>-writelock``
+    (see ``backends/local/write_gate.py``), so none of them starves.
     """
 
     def __init__(
