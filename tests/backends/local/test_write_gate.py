@@ -50,7 +50,7 @@ def test_a_waiter_gets_the_gate_when_the_holder_releases(gates: Any) -> None:
     assert got == [True]
     assert not holder.acquire(0.05)  # the waiter holds it now
     waiter.release()
-    assert holder.acquire(1.0)
+    assert holder.acquire(30.0)  # (its abandoned helper may hold the gate for a moment first)
 
 
 def test_a_waiter_that_times_out_does_not_keep_the_gate(gates: Any) -> None:
