@@ -22,10 +22,11 @@ name), through the conformance suite's backend factories.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -253,13 +254,25 @@ def run_processes(
                 p.kill()
 
 
-def seed_documents(backend: MindtraceODMBackend[Any]) -> None:
-    backend.initialize_sync()
-    backend.insert_many_sync(
-        [Tally(name=f"hot{i}", group="hot") for i in range(HOT)]
-        + [Tally(name="cold", group="cold")]
-        + [Tally(name=f"capped{i}", group="capped") for i in range(HOT)]
-    )
+@contextlib.contextmanager
+def seeded_store(
+    backend_name: str, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, MindtraceODMBackend[Any]]]:
+    """A fresh database of this backend kind (its location, for the worker processes) and a
+    backend on it holding the hot, cold and capped documents; closed afterwards."""
+    factory = BACKENDS[backend_name]
+    with factory.database(request) as location:
+        backend = factory.open(location, Tally)
+        try:
+            backend.initialize_sync()
+            backend.insert_many_sync(
+                [Tally(name=f"hot{i}", group="hot") for i in range(HOT)]
+                + [Tally(name="cold", group="cold")]
+                + [Tally(name=f"capped{i}", group="capped") for i in range(HOT)]
+            )
+            yield location, backend
+        finally:
+            backend.close_sync()
 
 
 # ============================================================================ tests
@@ -273,29 +286,23 @@ def test_concurrent_increments_are_never_lost(
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
-    factory = BACKENDS[backend_name]
-    with factory.database(request) as location:
-        backend = factory.open(location, Tally)
-        try:
-            seed_documents(backend)
-            reports = run_processes(process_context, backend_name, location, "inc", iterations, rng)
-            anomalies = [a for r in reports for a in r.anomalies]
-            calls = sum(r.calls for r in reports)
-            short = sum(r.short_calls for r in reports)
-            figure("increments_per_document", calls)
-            figure("increments_checked", calls * HOT)
-            figure("calls_that_skipped_documents", short)
-            assert anomalies == [], anomalies[:5]
-            assert calls == PROCESSES * (TASKS + 1) * iterations
-            final = {d.name: d.n for d in backend.find_sync({"group": {"$in": ["hot", "cold"]}})}
-            # Whatever happened, no increment was lost *unreported*: the stored total is the sum
-            # of the modified counts the callers were given.
-            assert final["cold"] == 0
-            assert sum(final.values()) == sum(r.modified for r in reports)
-            assert short == 0, f"{short} calls matched fewer than the {HOT} documents the filter selects"
-            assert final == {**{f"hot{i}": calls for i in range(HOT)}, "cold": 0}
-        finally:
-            backend.close_sync()
+    with seeded_store(backend_name, request) as (location, backend):
+        reports = run_processes(process_context, backend_name, location, "inc", iterations, rng)
+        anomalies = [a for r in reports for a in r.anomalies]
+        calls = sum(r.calls for r in reports)
+        short = sum(r.short_calls for r in reports)
+        figure("increments_per_document", calls)
+        figure("increments_checked", calls * HOT)
+        figure("calls_that_skipped_documents", short)
+        assert anomalies == [], anomalies[:5]
+        assert calls == PROCESSES * (TASKS + 1) * iterations
+        final = {d.name: d.n for d in backend.find_sync({"group": {"$in": ["hot", "cold"]}})}
+        # Whatever happened, no increment was lost *unreported*: the stored total is the sum
+        # of the modified counts the callers were given.
+        assert final["cold"] == 0
+        assert sum(final.values()) == sum(r.modified for r in reports)
+        assert short == 0, f"{short} calls matched fewer than the {HOT} documents the filter selects"
+        assert final == {**{f"hot{i}": calls for i in range(HOT)}, "cold": 0}
 
 
 @pytest.mark.parametrize("attempts", short_and_soak(20, 200))
@@ -308,25 +315,19 @@ def test_compare_and_set_wins_each_value_once(
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
-    factory = BACKENDS[backend_name]
-    with factory.database(request) as location:
-        backend = factory.open(location, Tally)
-        try:
-            seed_documents(backend)
-            reports = run_processes(process_context, backend_name, location, "cas", attempts, rng)
-            anomalies = [a for r in reports for a in r.anomalies]
-            assert anomalies == [], anomalies[:5]
-            wins = [w for r in reports for w in r.wins]
-            figure("cas_attempts", sum(r.calls for r in reports))
-            figure("cas_wins", len(wins))
-            twice = [w for w, n in Counter(wins).items() if n > 1]
-            assert twice == [], f"values won by two writers (id, value): {twice[:5]}"
-            final = {d.id: d.n for d in backend.find_sync({"group": "capped"})}
-            for id, n in final.items():
-                assert sorted(v for w_id, v in wins if w_id == id) == list(range(n)), id
-            assert sum(final.values()) == len(wins) > 0
-        finally:
-            backend.close_sync()
+    with seeded_store(backend_name, request) as (location, backend):
+        reports = run_processes(process_context, backend_name, location, "cas", attempts, rng)
+        anomalies = [a for r in reports for a in r.anomalies]
+        assert anomalies == [], anomalies[:5]
+        wins = [w for r in reports for w in r.wins]
+        figure("cas_attempts", sum(r.calls for r in reports))
+        figure("cas_wins", len(wins))
+        twice = [w for w, n in Counter(wins).items() if n > 1]
+        assert twice == [], f"values won by two writers (id, value): {twice[:5]}"
+        final = {d.id: d.n for d in backend.find_sync({"group": "capped"})}
+        for id, n in final.items():
+            assert sorted(v for w_id, v in wins if w_id == id) == list(range(n)), id
+        assert sum(final.values()) == len(wins) > 0
 
 
 @pytest.mark.parametrize("backend_name", SHARED)
@@ -337,21 +338,15 @@ def test_bounded_increments_stop_exactly_at_the_bound(
     rng: random.Random,
     figure: Callable[[str, Any], None],
 ) -> None:
-    factory = BACKENDS[backend_name]
-    with factory.database(request) as location:
-        backend = factory.open(location, Tally)
-        try:
-            seed_documents(backend)
-            reports = run_processes(process_context, backend_name, location, "bounded", 0, rng)
-            anomalies = [a for r in reports for a in r.anomalies]
-            assert anomalies == [], anomalies[:5]
-            figure("bounded_calls", sum(r.calls for r in reports))
-            final = [d.n for d in backend.find_sync({"group": "capped"})]
-            assert max(final) <= CAP, f"the bound was passed: {final}"
-            assert sum(r.capped_modified for r in reports) == sum(final)  # nothing lost unreported
-            assert final == [CAP] * HOT
-        finally:
-            backend.close_sync()
+    with seeded_store(backend_name, request) as (location, backend):
+        reports = run_processes(process_context, backend_name, location, "bounded", 0, rng)
+        anomalies = [a for r in reports for a in r.anomalies]
+        assert anomalies == [], anomalies[:5]
+        figure("bounded_calls", sum(r.calls for r in reports))
+        final = [d.n for d in backend.find_sync({"group": "capped"})]
+        assert max(final) <= CAP, f"the bound was passed: {final}"
+        assert sum(r.capped_modified for r in reports) == sum(final)  # nothing lost unreported
+        assert final == [CAP] * HOT
 
 
 @pytest.mark.parametrize("iterations", short_and_soak(2, 10))
@@ -365,24 +360,18 @@ def test_a_crowd_on_one_document_loses_no_increment(
     figure: Callable[[str, Any], None],
 ) -> None:
     """2 processes x 64 tasks on one document: every compare-and-set loser retries until it wins."""
-    factory = BACKENDS[backend_name]
-    with factory.database(request) as location:
-        backend = factory.open(location, Tally)
-        try:
-            seed_documents(backend)
-            reports = run_processes(
-                process_context, backend_name, location, "crowd", iterations, rng, processes_n=2, tasks=64
-            )
-            calls = sum(r.calls for r in reports)
-            figure("crowd_increments", calls)
-            anomalies = [a for r in reports for a in r.anomalies]
-            figure("crowd_anomalies", len(anomalies))
-            stored = backend.find_one_sync({"name": "hot0"}).n
-            figure("crowd_lost", calls - stored)
-            assert anomalies == [], anomalies[:5]
-            assert stored == calls == 2 * 65 * iterations
-        finally:
-            backend.close_sync()
+    with seeded_store(backend_name, request) as (location, backend):
+        reports = run_processes(
+            process_context, backend_name, location, "crowd", iterations, rng, processes_n=2, tasks=64
+        )
+        calls = sum(r.calls for r in reports)
+        figure("crowd_increments", calls)
+        anomalies = [a for r in reports for a in r.anomalies]
+        figure("crowd_anomalies", len(anomalies))
+        stored = backend.find_one_sync({"name": "hot0"}).n
+        figure("crowd_lost", calls - stored)
+        assert anomalies == [], anomalies[:5]
+        assert stored == calls == 2 * 65 * iterations
 
 
 @pytest.mark.parametrize("backend_name", SHARED)
