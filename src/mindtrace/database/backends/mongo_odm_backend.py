@@ -53,10 +53,12 @@ from mindtrace.database.backends.mongo.errors import MongoErrorContext
 from mindtrace.database.backends.mongo.indexes import index_models
 from mindtrace.database.core.backend import (
     FindQuery,
+    Found,
     MindtraceODMBackend,
     ProjectionSpec,
     SortSpec,
     UpdateResult,
+    WriteOptions,
     _Shape,
 )
 from mindtrace.database.core.exceptions import QueryError
@@ -350,7 +352,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     async def _initialize(self) -> None:
         await self._acollection()
 
-    async def _insert_docs(self, docs: list[dict[str, Any]]) -> None:
+    async def _insert_docs(self, docs: list[dict[str, Any]], options: WriteOptions) -> None:
         collection = await self._acollection()
         with self._errors.translate("insert"):
             if len(docs) == 1:
@@ -367,7 +369,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             doc = await collection.find_one({"_id": _object_id(id)})
         return None if doc is None else self._engine(doc)
 
-    async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
+    async def _find_docs(self, query: FindQuery) -> list[Found]:
         collection = await self._acollection()
         with self._errors.translate("find"):
             docs = await collection.find(**self._find_args(query)).to_list()
@@ -388,7 +390,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         with self._errors.translate("count"):
             return await collection.count_documents(filter_to_bson(filter))
 
-    async def _replace_doc(self, id: str, doc: dict[str, Any]) -> bool:
+    async def _replace_doc(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
         collection = await self._acollection()
         with self._errors.translate("update"):
             result = await collection.replace_one({"_id": _object_id(id)}, to_bson(doc))
@@ -434,7 +436,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     def _initialize_sync(self) -> None:
         self._scollection()
 
-    def _insert_docs_sync(self, docs: list[dict[str, Any]]) -> None:
+    def _insert_docs_sync(self, docs: list[dict[str, Any]], options: WriteOptions) -> None:
         collection = self._scollection()
         with self._errors.translate("insert"):
             if len(docs) == 1:
@@ -451,7 +453,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             doc = collection.find_one({"_id": _object_id(id)})
         return None if doc is None else self._engine(doc)
 
-    def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]:
+    def _find_docs_sync(self, query: FindQuery) -> list[Found]:
         collection = self._scollection()
         with self._errors.translate("find"):
             docs = collection.find(**self._find_args(query)).to_list()
@@ -472,7 +474,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         with self._errors.translate("count"):
             return collection.count_documents(filter_to_bson(filter))
 
-    def _replace_doc_sync(self, id: str, doc: dict[str, Any]) -> bool:
+    def _replace_doc_sync(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
         collection = self._scollection()
         with self._errors.translate("update"):
             result = collection.replace_one({"_id": _object_id(id)}, to_bson(doc))

@@ -21,14 +21,14 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from mindtrace.database.backends.engine_backed import DocumentRules
 from mindtrace.database.backends.redis.keys import KeySpace
 from mindtrace.database.backends.redis.operations import Collection, IndexDeclaration
 from mindtrace.database.backends.redis.scripts import load_scripts
 from mindtrace.database.backends.redis.shells import AsyncShell, SyncShell
-from mindtrace.database.core.backend import FindQuery, MindtraceODMBackend, UpdateResult
-from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.core.backend import FindQuery, Found, MindtraceODMBackend, UpdateResult, WriteOptions
 from mindtrace.database.core.indexes import index_specs
 from mindtrace.database.core.urls import redact_url
 
@@ -102,7 +102,7 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
             declarations,
             scripts,
             batch_size=batch_size,
-            is_plain_json=self.codec.is_plain_json,
+            rules=DocumentRules(self.codec),
         )
         options = {"decode_responses": False, **client_options}
         self._sync = SyncShell(redis_url, scripts, self.collection_name, cluster=cluster, options=options)
@@ -125,71 +125,36 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         return Collection(self.keys.for_collection(name), [], self._collection.scripts)
 
     # ----------------------------------------------------------------- TTL-aware public API
+    # Thin overrides: they only turn ``ttl=`` into write options for the shared path.
     async def insert(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Store a new document (see the base class); ``ttl`` expires it after that many seconds."""
-        generated = self.codec.id_of(obj) is None
-        doc = self._prepare_insert(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        await self._run(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
-        return stored
+        return await self._insert_one(obj, self._insert_options(obj, ttl))
 
     def insert_sync(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Blocking twin of ``insert``."""
-        generated = self.codec.id_of(obj) is None
-        doc = self._prepare_insert(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        self._run_sync(self._collection.insert([doc], self._doc_ttl(ttl), generated_ids=generated))
-        return stored
+        return self._insert_one_sync(obj, self._insert_options(obj, ttl))
 
     async def insert_many(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:
-        """Store several documents in input order (see the base class); ``ttl`` applies to each.
-
-        Stops at the first duplicate, like MongoDB's ordered inserts: the documents before it
-        stay stored and the ``DuplicateInsertError`` lists them in ``inserted_ids``.
-        """
-        docs, stored = self._prepare_batch(objs)
-        if docs:
-            await self._run(self._collection.insert(docs, self._doc_ttl(ttl)))
-        return stored
+        """Store several documents in input order (see the base class); ``ttl`` applies to each."""
+        return await self._insert_batch(objs, WriteOptions(ttl_ms=_ttl_ms(ttl, "ttl")))
 
     def insert_many_sync(self, objs: Iterable[BaseModel], *, ttl: TTL = None) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
-        docs, stored = self._prepare_batch(objs)
-        if docs:
-            self._run_sync(self._collection.insert(docs, self._doc_ttl(ttl)))
-        return stored
+        return self._insert_batch_sync(objs, WriteOptions(ttl_ms=_ttl_ms(ttl, "ttl")))
 
     async def update(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Replace by id (see the base class); keeps the document's expiry unless ``ttl`` is given."""
-        id, doc = self._prepare_replace(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        if not await self._run(self._collection.replace(doc, _ttl_ms(ttl, "ttl"))):
-            raise self._not_found(id)
-        return stored
+        return await self._replace(obj, WriteOptions(ttl_ms=_ttl_ms(ttl, "ttl")))
 
     def update_sync(self, obj: BaseModel, *, ttl: TTL = None) -> ModelT:
         """Blocking twin of ``update``."""
-        id, doc = self._prepare_replace(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        if not self._run_sync(self._collection.replace(doc, _ttl_ms(ttl, "ttl"))):
-            raise self._not_found(id)
-        return stored
+        return self._replace_sync(obj, WriteOptions(ttl_ms=_ttl_ms(ttl, "ttl")))
 
-    def _check_document(self, doc: dict[str, Any]) -> None:
-        # An update may store only what the model can read back (as the Local backend does),
-        # and nothing nested deeper than MongoDB's limit (it may add undeclared fields).
-        self.codec.check_stored(doc)
-        try:
-            self.codec.from_document(doc)
-        except ValidationError as e:
-            raise QueryError(
-                f"the update would leave document {doc.get('_id')!r} of collection "
-                f"{self.collection_name!r} invalid for {self.model_cls.__name__}: "
-                f"{e.errors(include_url=False)!r}; fix the update"
-            ) from e
+    def _insert_options(self, obj: BaseModel, ttl: TTL) -> WriteOptions:
+        return WriteOptions(ttl_ms=_ttl_ms(ttl, "ttl"), fresh_ids=self.codec.id_of(obj) is None)
 
-    def _doc_ttl(self, ttl: TTL) -> int | None:
-        return self.default_ttl_ms if ttl is None else _ttl_ms(ttl, "ttl")
+    def _doc_ttl(self, options: WriteOptions) -> int | None:
+        return self.default_ttl_ms if options.ttl_ms is None else options.ttl_ms
 
     # ----------------------------------------------------------------- running operations
     async def _run(self, op: Any) -> Any:
@@ -208,15 +173,17 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         await self._async.run(self._collection.ensure_indexes())
         self._ready = True
 
-    async def _insert_docs(self, docs: list[dict[str, Any]]) -> None:
-        await self._run(self._collection.insert(docs, self.default_ttl_ms))
+    async def _insert_docs(self, docs: list[dict[str, Any]], options: WriteOptions) -> None:
+        await self._run(
+            self._collection.insert(docs, self._doc_ttl(options), generated_ids=options.fresh_ids)
+        )
 
-    async def _get_doc(self, id: str) -> dict[str, Any] | None:
+    async def _get_doc(self, id: str) -> Found | None:
         raw = await self._async.get(self._collection.get_key(id))
         return None if raw is None else self._collection.decode(raw)
 
-    async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._run(self._collection.find(query))
+    async def _find_docs(self, query: FindQuery) -> list[Found]:
+        result: list[Found] = await self._run(self._collection.find(query))
         return result
 
     async def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
@@ -229,14 +196,12 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         result: int = await self._run(self._collection.count(filter))
         return result
 
-    async def _replace_doc(self, id: str, doc: dict[str, Any]) -> bool:
-        result: bool = await self._run(self._collection.replace(doc))
+    async def _replace_doc(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
+        result: bool = await self._run(self._collection.replace(doc, options.ttl_ms))
         return result
 
     async def _update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
-        result: UpdateResult = await self._run(
-            self._collection.update_many(filter, update, upsert, self._check_document)
-        )
+        result: UpdateResult = await self._run(self._collection.update_many(filter, update, upsert))
         return result
 
     async def _delete(self, id: str) -> bool:
@@ -261,15 +226,15 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         self._sync.run(self._collection.ensure_indexes())
         self._ready = True
 
-    def _insert_docs_sync(self, docs: list[dict[str, Any]]) -> None:
-        self._run_sync(self._collection.insert(docs, self.default_ttl_ms))
+    def _insert_docs_sync(self, docs: list[dict[str, Any]], options: WriteOptions) -> None:
+        self._run_sync(self._collection.insert(docs, self._doc_ttl(options), generated_ids=options.fresh_ids))
 
-    def _get_doc_sync(self, id: str) -> dict[str, Any] | None:
+    def _get_doc_sync(self, id: str) -> Found | None:
         raw = self._sync.get(self._collection.get_key(id))
         return None if raw is None else self._collection.decode(raw)
 
-    def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._run_sync(self._collection.find(query))
+    def _find_docs_sync(self, query: FindQuery) -> list[Found]:
+        result: list[Found] = self._run_sync(self._collection.find(query))
         return result
 
     def _iterate_docs_sync(self, query: FindQuery, batch_size: int) -> Iterator[dict[str, Any]]:
@@ -281,14 +246,12 @@ class RedisODMBackend(MindtraceODMBackend[ModelT]):
         result: int = self._run_sync(self._collection.count(filter))
         return result
 
-    def _replace_doc_sync(self, id: str, doc: dict[str, Any]) -> bool:
-        result: bool = self._run_sync(self._collection.replace(doc))
+    def _replace_doc_sync(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
+        result: bool = self._run_sync(self._collection.replace(doc, options.ttl_ms))
         return result
 
     def _update_many_sync(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
-        result: UpdateResult = self._run_sync(
-            self._collection.update_many(filter, update, upsert, self._check_document)
-        )
+        result: UpdateResult = self._run_sync(self._collection.update_many(filter, update, upsert))
         return result
 
     def _delete_sync(self, id: str) -> bool:

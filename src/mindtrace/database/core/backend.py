@@ -4,31 +4,43 @@
 Backends supply a small set of *primitives* on engine documents (see ``core.document``), one async
 and one sync version each, talking to their driver directly. Everything users call lives here, so
 ``find`` means the same thing with the same arguments, errors and result types on every backend.
-A backend may override a public method when its driver can do better (e.g. Beanie-specific
-options), but must keep the signature and meaning.
+
+The primitives are the funnel: every public operation reaches the store through exactly one of
+them, and per-call options travel inside their arguments (``WriteOptions`` for writes,
+``FindQuery`` for reads). A backend may add keyword arguments to a public method (Redis ``ttl=``,
+Mongo ``fetch_links=``) by overriding it with a thin method that only translates those arguments
+and calls the shared path (``_insert_one``, ``_find``...); it never talks to its store from a
+public method. A cross-cutting feature (versions, timestamps, hooks, a change feed) therefore
+wraps the primitives once. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from bson import ObjectId
 from pydantic import BaseModel
 
 from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to_engine_value
-from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError
+from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError, not_found
 from mindtrace.database.core.gc_pause import gc_paused
-from mindtrace.database.core.input_checks import check_collection_name, check_query
+from mindtrace.database.core.input_checks import check_collection_name, check_query, is_valid_text
+from mindtrace.database.core.upserts import check_upsert
 
 __all__ = [
     "FindQuery",
+    "Found",
     "MindtraceODMBackend",
+    "Shape",
     "SortSpec",
+    "StoredJson",
     "UpdateResult",
+    "WriteOptions",
     "combine_filters",
     "normalize_projection",
     "normalize_sort",
@@ -58,6 +70,38 @@ class FindQuery:
     skip: int = 0
     limit: int | None = None
     projection: dict[str, Any] | None = None
+    fetch_links: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """Per-call options of a write, handed to the write primitives.
+
+    ``ttl_ms``: expiry in milliseconds (insert: None means the backend's default; replace: None
+    keeps the current expiry, 0 removes it). ``fresh_ids``: every id of the batch was generated
+    here, so none can be taken (a store may skip the check).
+    """
+
+    ttl_ms: int | None = None
+    fresh_ids: bool = False
+
+
+class StoredJson(NamedTuple):
+    """A stored document handed over undecoded: its id and its typed JSON without ``_id``.
+
+    Read primitives may return these instead of engine documents when no projection is asked
+    for, so the model is validated straight from the JSON (``ModelCodec.from_stored_json``,
+    about twice as fast as decoding first).
+    """
+
+    id: str
+    text: str
+
+
+Found = dict[str, Any] | StoredJson
+"""What a read primitive returns per document."""
+
+_NO_OPTIONS = WriteOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +114,14 @@ class UpdateResult:
 
 
 @dataclass(slots=True)
-class _Shape:
+class Shape:
     """How to turn the engine documents a find returned into what the caller asked for."""
 
     model: type[BaseModel] | None  # None: return plain dicts
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+_Shape = Shape  # the former private name, still imported by the Mongo backend
 
 
 def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
@@ -84,6 +131,10 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
     (Enums become their values). Raises ``QueryError`` for anything that is not a mapping, and
     for filters no store can run (see ``core.input_checks.check_query``).
     """
+    if len(filters) == 1:
+        point = _point_filter(filters[0])
+        if point is not None:
+            return point
     parts: list[dict[str, Any]] = []
     for f in filters:
         if f is None:
@@ -104,6 +155,24 @@ def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
 
 
 _LOGICAL = frozenset({"$and", "$or", "$nor"})
+_POINT_TYPES = frozenset({int, float})
+
+
+def _point_filter(f: Any) -> dict[str, Any] | None:
+    """The filter itself when it is the most common query — ``{"field": plain value}`` with a
+    str, int or float — which needs none of the normalisation (a copy is returned); else None.
+
+    For a point lookup the general path costs as much as the lookup itself.
+    """
+    if type(f) is not dict or len(f) != 1:
+        return None
+    for key, value in f.items():
+        if type(key) is not str or not key or key[0] == "$" or "\x00" in key or not is_valid_text(key):
+            return None
+        t = type(value)
+        if t in _POINT_TYPES or (t is str and is_valid_text(value)):
+            return {key: value}
+    return None
 
 
 def _id_as_string(value: Any) -> Any:
@@ -172,7 +241,7 @@ def normalize_sort(sort: SortSpec) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def normalize_projection(projection: ProjectionSpec) -> tuple[dict[str, Any] | None, _Shape | None]:
+def normalize_projection(projection: ProjectionSpec) -> tuple[dict[str, Any] | None, Shape | None]:
     """Split a projection argument into a MongoDB projection dict and how to shape the results.
 
     Returns ``(None, None)`` for no projection (results are the backend's model).
@@ -185,12 +254,12 @@ def normalize_projection(projection: ProjectionSpec) -> tuple[dict[str, Any] | N
             for name, info in projection.model_fields.items()
             if name not in ("id", "_id")
         }
-        return fields, _Shape(model=projection)
+        return fields, Shape(model=projection)
     if isinstance(projection, Mapping):
         if not projection:
             return None, None
         check_query(projection, "projection")
-        return dict(projection), _Shape(model=None)
+        return dict(projection), Shape(model=None)
     raise QueryError(
         f"projection must be a dict such as {{'name': 1}} or a Pydantic model class, got {projection!r}"
     )
@@ -223,6 +292,9 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         self.model_cls: type[ModelT] = model_cls
         self.codec: ModelCodec[ModelT] = ModelCodec(model_cls)
         check_collection_name(self.codec.collection)
+        # Models that accept undeclared fields may carry top-level keys MongoDB would read as
+        # update operators; only their documents need the check in _prepare_insert.
+        self._free_keys = model_cls.model_config.get("extra") == "allow"
 
     # ----------------------------------------------------------------- description
     @property
@@ -241,13 +313,9 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_cls.__name__}, collection={self.collection_name!r})"
 
-    # ----------------------------------------------------------------- helpers for subclasses
+    # ----------------------------------------------------------------- request building
     def _not_found(self, id: object) -> DocumentNotFoundError:
-        return DocumentNotFoundError(
-            f"no document with id {id!r} in collection {self.collection_name!r}",
-            collection=self.collection_name,
-            id=id,
-        )
+        return not_found(self.collection_name, id)
 
     def _prepare_insert(self, obj: BaseModel) -> dict[str, Any]:
         if type(obj) is self.model_cls:
@@ -261,8 +329,15 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         if id is None:
             id = new_id()
         elif not is_valid_id(id):
-            raise ValueError(f"id {id!r} is not a 24-character hex ObjectId; leave it unset to get a new one")
-        return self.codec.to_document(obj, id)
+            raise QueryError(
+                f"id {id!r} of a {self.model_cls.__name__} is not a 24-character hex ObjectId; "
+                "leave it unset to get a new one",
+                operator="_id",
+            )
+        doc = self.codec.to_document(obj, id)
+        if self._free_keys:
+            _check_top_level_keys(doc, self.collection_name)
+        return doc
 
     def _prepare_batch(self, objs: Iterable[BaseModel]) -> tuple[list[dict[str, Any]], list[ModelT]]:
         """The engine documents of a batch to insert, and the models to return (each validated
@@ -279,7 +354,11 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def _find_query(
         self, filters: Sequence[Any], sort: SortSpec, skip: int, limit: int | None, projection: ProjectionSpec
-    ) -> tuple[FindQuery, _Shape | None]:
+    ) -> tuple[FindQuery, Shape | None]:
+        if sort is None and projection is None and skip == 0 and len(filters) == 1:
+            point = _point_filter(filters[0])
+            if point is not None and (limit is None or (type(limit) is int and 0 <= limit <= _INT64_MAX)):
+                return FindQuery(filter=point, limit=limit or None), None
         _check_window(skip, limit)
         proj, shape = normalize_projection(projection)
         query = FindQuery(
@@ -291,12 +370,29 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         )
         return query, shape
 
-    def _shape(self, docs: Iterable[dict[str, Any]], shape: _Shape | None) -> list[Any]:
+    def _update_args(
+        self, filter: Mapping[str, Any], update: Any, upsert: bool
+    ) -> tuple[dict[str, Any], Any, bool]:
+        combined, checked = combine_filters([filter]), _check_update(update)
+        if upsert:
+            check_upsert(combined, checked, self.collection_name)
+        return combined, checked, upsert
+
+    # ----------------------------------------------------------------- result shaping
+    def _model(self, found: Found) -> ModelT:
+        if isinstance(found, StoredJson):
+            return self.codec.from_stored_json(found.id, found.text)
+        return self.codec.from_document(found)
+
+    def _shape(self, found: Sequence[Found], shape: Shape | None) -> list[Any]:
         if shape is None:
-            from_document = self.codec.from_document
-            return [from_document(d) for d in docs]
+            from_document, from_json = self.codec.from_document, self.codec.from_stored_json
+            return [
+                from_json(d.id, d.text) if isinstance(d, StoredJson) else from_document(d) for d in found
+            ]
+        docs = [self.codec.decode_stored(d.id, d.text) if isinstance(d, StoredJson) else d for d in found]
         if shape.model is None:
-            return list(docs)
+            return docs
         model = shape.model
         out = []
         for d in docs:
@@ -306,22 +402,35 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
             out.append(model.model_validate(data))
         return out
 
+    async def _shape_async(self, found: Sequence[Found], shape: Shape | None) -> list[Any]:
+        """``_shape`` in batches, letting other tasks run between them: validating a large
+        result must not hold the event loop."""
+        if len(found) <= DEFAULT_BATCH_SIZE:
+            return self._shape(found, shape)
+        out: list[Any] = []
+        for start in range(0, len(found), DEFAULT_BATCH_SIZE):
+            out.extend(self._shape(found[start : start + DEFAULT_BATCH_SIZE], shape))
+            await asyncio.sleep(0)
+        return out
+
     # ----------------------------------------------------------------- primitives (async)
     @abc.abstractmethod
     async def _initialize(self) -> None:
         """Create the collection and its declared indexes if needed; idempotent."""
 
     @abc.abstractmethod
-    async def _insert_docs(self, docs: list[dict[str, Any]]) -> None:
-        """Store new documents atomically per document; raise DuplicateInsertError on conflicts."""
+    async def _insert_docs(self, docs: list[dict[str, Any]], options: WriteOptions) -> None:
+        """Store new documents in input order, each atomically; stop at the first conflict and
+        raise DuplicateInsertError (``inserted_ids``: stored before it, ``failed``: the rest)."""
 
     @abc.abstractmethod
-    async def _get_doc(self, id: str) -> dict[str, Any] | None:
-        """The engine document with this id, or None."""
+    async def _get_doc(self, id: str) -> Found | None:
+        """The document with this (valid) id, or None."""
 
     @abc.abstractmethod
-    async def _find_docs(self, query: FindQuery) -> list[dict[str, Any]]:
-        """Documents matching ``query`` — filtered, sorted, windowed and projected."""
+    async def _find_docs(self, query: FindQuery) -> list[Found]:
+        """Documents matching ``query`` — filtered, sorted, windowed and projected (with a
+        projection every item is an engine document dict)."""
 
     @abc.abstractmethod
     def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
@@ -332,7 +441,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         """Number of documents matching ``filter``."""
 
     @abc.abstractmethod
-    async def _replace_doc(self, id: str, doc: dict[str, Any]) -> bool:
+    async def _replace_doc(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
         """Replace the document with this id; False if there is none."""
 
     @abc.abstractmethod
@@ -359,17 +468,17 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     @abc.abstractmethod
     def _initialize_sync(self) -> None: ...
     @abc.abstractmethod
-    def _insert_docs_sync(self, docs: list[dict[str, Any]]) -> None: ...
+    def _insert_docs_sync(self, docs: list[dict[str, Any]], options: WriteOptions) -> None: ...
     @abc.abstractmethod
-    def _get_doc_sync(self, id: str) -> dict[str, Any] | None: ...
+    def _get_doc_sync(self, id: str) -> Found | None: ...
     @abc.abstractmethod
-    def _find_docs_sync(self, query: FindQuery) -> list[dict[str, Any]]: ...
+    def _find_docs_sync(self, query: FindQuery) -> list[Found]: ...
     @abc.abstractmethod
     def _iterate_docs_sync(self, query: FindQuery, batch_size: int) -> Iterator[dict[str, Any]]: ...
     @abc.abstractmethod
     def _count_sync(self, filter: dict[str, Any]) -> int: ...
     @abc.abstractmethod
-    def _replace_doc_sync(self, id: str, doc: dict[str, Any]) -> bool: ...
+    def _replace_doc_sync(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool: ...
     @abc.abstractmethod
     def _update_many_sync(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult: ...
     @abc.abstractmethod
@@ -381,6 +490,53 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     @abc.abstractmethod
     def _close_sync(self) -> None: ...
 
+    # ----------------------------------------------------------------- shared paths (async)
+    # Public methods, and the thin overrides that add backend options, end here.
+    async def _insert_one(self, obj: BaseModel, options: WriteOptions) -> ModelT:
+        doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
+        await self._insert_docs([doc], options)
+        return stored
+
+    async def _insert_batch(self, objs: Iterable[BaseModel], options: WriteOptions) -> list[ModelT]:
+        docs, stored = self._prepare_batch(objs)
+        if docs:
+            await self._insert_docs(docs, options)
+        return stored
+
+    async def _replace(self, obj: BaseModel, options: WriteOptions) -> ModelT:
+        id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
+        if not await self._replace_doc(id, doc, options):
+            raise self._not_found(id)
+        return stored
+
+    async def _find(self, query: FindQuery, shape: Shape | None) -> list[Any]:
+        return await self._shape_async(await self._find_docs(query), shape)
+
+    # ----------------------------------------------------------------- shared paths (sync)
+    def _insert_one_sync(self, obj: BaseModel, options: WriteOptions) -> ModelT:
+        doc = self._prepare_insert(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
+        self._insert_docs_sync([doc], options)
+        return stored
+
+    def _insert_batch_sync(self, objs: Iterable[BaseModel], options: WriteOptions) -> list[ModelT]:
+        docs, stored = self._prepare_batch(objs)
+        if docs:
+            self._insert_docs_sync(docs, options)
+        return stored
+
+    def _replace_sync(self, obj: BaseModel, options: WriteOptions) -> ModelT:
+        id, doc = self._prepare_replace(obj)
+        stored = self.codec.from_document(doc)  # validated before anything is written
+        if not self._replace_doc_sync(id, doc, options):
+            raise self._not_found(id)
+        return stored
+
+    def _find_sync(self, query: FindQuery, shape: Shape | None) -> list[Any]:
+        return self._shape(self._find_docs_sync(query), shape)
+
     # ----------------------------------------------------------------- public async API
     async def initialize(self) -> None:
         """Connect and create the collection and declared indexes. Called implicitly by every
@@ -390,31 +546,30 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     async def insert(self, obj: BaseModel) -> ModelT:
         """Store a new document; returns a copy with ``id`` set (the caller's object is unchanged).
 
-        Raises ``DuplicateInsertError`` when the id or a unique field is already taken, and
-        Pydantic's ``ValidationError`` — before writing anything — when ``obj`` does not validate
-        as the model (built with ``model_construct``, changed by attribute assignment, or an
-        instance of another model class).
+        Raises ``DuplicateInsertError`` when the id or a unique field is already taken,
+        ``QueryError`` when the id set on ``obj`` is not a 24-hex ObjectId, and Pydantic's
+        ``ValidationError`` — before writing anything — when ``obj`` does not validate as the
+        model (built with ``model_construct``, changed by attribute assignment, or an instance of
+        another model class).
         """
-        doc = self._prepare_insert(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        await self._insert_docs([doc])
-        return stored
+        return await self._insert_one(obj, _fresh_if_unset(self.codec.id_of(obj)))
 
     async def insert_many(self, objs: Iterable[BaseModel]) -> list[ModelT]:
-        """Store several new documents in one batch; returns them with ids, in input order."""
-        docs, stored = self._prepare_batch(objs)
-        if docs:
-            await self._insert_docs(docs)
-        return stored
+        """Store several new documents in one batch; returns them with ids, in input order.
+
+        Ordered, like MongoDB's default: at the first duplicate the documents before it stay
+        stored and ``DuplicateInsertError`` lists them in ``inserted_ids``.
+        """
+        return await self._insert_batch(objs, _NO_OPTIONS)
 
     async def get(self, id: str) -> ModelT:
         """The document with this id; raises ``DocumentNotFoundError`` if missing or malformed."""
         if not is_valid_id(id):
             raise self._not_found(id)
-        doc = await self._get_doc(str(id))
-        if doc is None:
+        found = await self._get_doc(str(id))
+        if found is None:
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return self._model(found)
 
     async def find(
         self,
@@ -430,13 +585,11 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         projection model when ``projection`` is a model class. Raises ``QueryError`` for an
         invalid or unsupported filter, sort or projection.
         """
-        query, shape = self._find_query(filters, sort, skip, limit, projection)
-        return self._shape(await self._find_docs(query), shape)
+        return await self._find(*self._find_query(filters, sort, skip, limit, projection))
 
     async def find_one(self, *filters: Any, sort: SortSpec = None, projection: ProjectionSpec = None) -> Any:
         """The first document matching the filters (in ``sort`` order), or None."""
-        query, shape = self._find_query(filters, sort, 0, 1, projection)
-        found = self._shape(await self._find_docs(query), shape)
+        found = await self._find(*self._find_query(filters, sort, 0, 1, projection))
         return found[0] if found else None
 
     async def count(self, *filters: Any) -> int:
@@ -445,7 +598,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     async def all(self) -> list[ModelT]:
         """Every document of the collection. Prefer ``iterate`` for large collections."""
-        return self._shape(await self._find_docs(FindQuery(filter={})), None)
+        return await self._find(FindQuery(filter={}), None)
 
     async def iterate(
         self, *filters: Any, sort: SortSpec = None, batch_size: int = DEFAULT_BATCH_SIZE
@@ -463,17 +616,19 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         if the new values break a unique constraint, Pydantic's ``ValidationError`` (nothing
         written) when ``obj`` does not validate as the model.
         """
-        id, doc = self._prepare_replace(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        if not await self._replace_doc(id, doc):
-            raise self._not_found(id)
-        return stored
+        return await self._replace(obj, _NO_OPTIONS)
 
     async def update_many(
         self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False
     ) -> UpdateResult:
-        """Apply MongoDB update operators (``{"$set": ...}``) to every document matching ``filter``."""
-        return await self._update_many(combine_filters([filter]), _check_update(update), upsert)
+        """Apply MongoDB update operators (``{"$set": ...}``) to every document matching ``filter``.
+
+        With ``upsert=True`` and no match, one document is inserted, built from the filter's
+        equalities and the update (its ``_id``, if named, must be an ObjectId). Raises
+        ``QueryError`` — nothing written — for an invalid update, or when a resulting document
+        would not validate as the model.
+        """
+        return await self._update_many(*self._update_args(filter, update, upsert))
 
     async def delete(self, id: str) -> None:
         """Delete the document with this id; raises ``DocumentNotFoundError`` if there is none."""
@@ -508,26 +663,20 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def insert_sync(self, obj: BaseModel) -> ModelT:
         """Blocking twin of ``insert``."""
-        doc = self._prepare_insert(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        self._insert_docs_sync([doc])
-        return stored
+        return self._insert_one_sync(obj, _fresh_if_unset(self.codec.id_of(obj)))
 
     def insert_many_sync(self, objs: Iterable[BaseModel]) -> list[ModelT]:
         """Blocking twin of ``insert_many``."""
-        docs, stored = self._prepare_batch(objs)
-        if docs:
-            self._insert_docs_sync(docs)
-        return stored
+        return self._insert_batch_sync(objs, _NO_OPTIONS)
 
     def get_sync(self, id: str) -> ModelT:
         """Blocking twin of ``get``."""
         if not is_valid_id(id):
             raise self._not_found(id)
-        doc = self._get_doc_sync(str(id))
-        if doc is None:
+        found = self._get_doc_sync(str(id))
+        if found is None:
             raise self._not_found(id)
-        return self.codec.from_document(doc)
+        return self._model(found)
 
     def find_sync(
         self,
@@ -538,13 +687,11 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         projection: ProjectionSpec = None,
     ) -> list[Any]:
         """Blocking twin of ``find``."""
-        query, shape = self._find_query(filters, sort, skip, limit, projection)
-        return self._shape(self._find_docs_sync(query), shape)
+        return self._find_sync(*self._find_query(filters, sort, skip, limit, projection))
 
     def find_one_sync(self, *filters: Any, sort: SortSpec = None, projection: ProjectionSpec = None) -> Any:
         """Blocking twin of ``find_one``."""
-        query, shape = self._find_query(filters, sort, 0, 1, projection)
-        found = self._shape(self._find_docs_sync(query), shape)
+        found = self._find_sync(*self._find_query(filters, sort, 0, 1, projection))
         return found[0] if found else None
 
     def count_sync(self, *filters: Any) -> int:
@@ -553,7 +700,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def all_sync(self) -> list[ModelT]:
         """Blocking twin of ``all``."""
-        return self._shape(self._find_docs_sync(FindQuery(filter={})), None)
+        return self._find_sync(FindQuery(filter={}), None)
 
     def iterate_sync(
         self, *filters: Any, sort: SortSpec = None, batch_size: int = DEFAULT_BATCH_SIZE
@@ -566,17 +713,13 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def update_sync(self, obj: BaseModel) -> ModelT:
         """Blocking twin of ``update``."""
-        id, doc = self._prepare_replace(obj)
-        stored = self.codec.from_document(doc)  # validated before anything is written
-        if not self._replace_doc_sync(id, doc):
-            raise self._not_found(id)
-        return stored
+        return self._replace_sync(obj, _NO_OPTIONS)
 
     def update_many_sync(
         self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False
     ) -> UpdateResult:
         """Blocking twin of ``update_many``."""
-        return self._update_many_sync(combine_filters([filter]), _check_update(update), upsert)
+        return self._update_many_sync(*self._update_args(filter, update, upsert))
 
     def delete_sync(self, id: str) -> None:
         """Blocking twin of ``delete``."""
@@ -603,6 +746,27 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close_sync()
+
+
+_FRESH = WriteOptions(fresh_ids=True)
+
+
+def _check_top_level_keys(doc: Mapping[str, Any], collection: str) -> None:
+    # MongoDB refuses a replacement with a top-level "$key" (it reads it as an update operator);
+    # refusing it on insert and replace everywhere keeps the stores alike.
+    for key in doc:
+        if isinstance(key, str) and key.startswith("$"):
+            raise QueryError(
+                f"document {doc.get('_id')!r} of collection {collection!r} has a top-level field "
+                f"{key!r}: field names starting with '$' cannot be stored at the top level on every "
+                "store (MongoDB reads them as operators); rename the field",
+                operator=key,
+            )
+
+
+def _fresh_if_unset(id: str | None) -> WriteOptions:
+    # An id generated here cannot be taken: stores may skip that check.
+    return _FRESH if id is None else _NO_OPTIONS
 
 
 def _check_update(update: Any) -> Any:

@@ -413,6 +413,11 @@ class ModelCodec(Generic[ModelT]):
             if prefix is not None:
                 spliced = prefix + id + ('",' + raw[1:] if len(raw) > 2 else '"}')
                 return self._validate_json(spliced, strict=False)  # type: ignore[no-any-return]
+        return self.from_document(self.decode_stored(id, raw))
+
+    @staticmethod
+    def decode_stored(id: str, text: str | bytes) -> dict[str, Any]:
+        """The engine document stored as typed JSON ``text`` (without ``_id``) under ``id``."""
         doc: dict[str, Any] = {"_id": id}
-        doc.update(typed_json.loads(raw))
-        return self.from_document(doc)
+        doc.update(typed_json.loads(text))
+        return doc

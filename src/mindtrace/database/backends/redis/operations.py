@@ -26,8 +26,16 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from bson import ObjectId
-
+from mindtrace.database.backends.engine_backed import (
+    DocumentRules,
+    Predicate,
+    ResultShaper,
+    foreign_collections,
+    predicate,
+    split_pipeline,
+    upsert_document,
+    value_at,
+)
 from mindtrace.database.backends.redis.index_encoding import (
     indexed_values,
     members_for,
@@ -48,19 +56,9 @@ from mindtrace.database.backends.redis.planner import (
 from mindtrace.database.backends.redis.scripts import LuaScript, Scripts
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, UpdateResult
-from mindtrace.database.core.document import is_valid_id, new_id
-from mindtrace.database.core.exceptions import (
-    DocumentTooLargeError,
-    DuplicateInsertError,
-    QueryError,
-    WriteConflictError,
-)
-from mindtrace.database.core.input_checks import MAX_DOCUMENT_BYTES, invalid_text_error
-from mindtrace.database.query import compile_filter, sort_documents
+from mindtrace.database.core.exceptions import DuplicateInsertError, WriteConflictError, duplicate_key
 from mindtrace.database.query.pipeline import CompiledAggregation
-from mindtrace.database.query.projection import compile_projection
 from mindtrace.database.query.update import compile_update
-from mindtrace.database.query.upsert import upsert_seed
 
 __all__ = [
     "Collection",
@@ -153,28 +151,8 @@ class _Matched(NamedTuple):
 _Batches = Generator[list[Request] | _Matched, Any, None]
 
 
-def _predicate(filter: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    # Compiling first means an invalid filter raises QueryError before any I/O.
-    compiled: Any = compile_filter(filter)
-    if callable(compiled):
-        return compiled  # type: ignore[no-any-return]
-    return compiled.matches  # type: ignore[no-any-return]
-
-
 def _sha(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
-
-
-def _value_at(doc: dict[str, Any], path: str) -> Any:
-    node: Any = doc
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 class Collection:
@@ -187,12 +165,13 @@ class Collection:
         scripts: Scripts,
         *,
         batch_size: int = 500,
-        is_plain_json: Callable[[dict[str, Any]], bool] = lambda doc: False,
+        rules: DocumentRules | None = None,
     ) -> None:
         self.keys = keys
         self.scripts = scripts
-        # Whether a document may skip the codec's type-tagging pass (ModelCodec.is_plain_json).
-        self.is_plain_json = is_plain_json
+        # What may be written (encoding, size limit, the model check of an update's result);
+        # None for another collection read by $lookup, which is never written through here.
+        self.rules = rules
         self.batch_size = batch_size
         self.indexes = tuple(
             RedisIndex(
@@ -217,19 +196,10 @@ class Collection:
 
     # ------------------------------------------------------------------ encoding
     def encode(self, doc: dict[str, Any]) -> bytes:
-        """The stored bytes of an engine document; raises ``DocumentTooLargeError`` past 16 MiB
-        (or nested over 255 levels), Pydantic's ``ValidationError`` for a string that is not
-        valid Unicode (lone surrogates), which no store can encode."""
-        try:
-            raw = typed_json.dumps(doc, assume_plain=self.is_plain_json(doc))
-        except UnicodeEncodeError as e:
-            raise invalid_text_error(self.keys.collection, doc) from e
-        if len(raw) > MAX_DOCUMENT_BYTES:
-            raise DocumentTooLargeError(
-                f"document {doc.get('_id')!r} is {len(raw)} bytes encoded; collection "
-                f"{self.keys.collection!r} stores at most {MAX_DOCUMENT_BYTES} bytes per document"
-            )
-        return raw
+        """The stored bytes of an engine document (see ``DocumentRules.encode``)."""
+        if self.rules is None:
+            raise TypeError(f"collection {self.keys.collection!r} is open for reading only")
+        return self.rules.encode(doc)
 
     @staticmethod
     def decode(raw: bytes) -> dict[str, Any]:
@@ -262,33 +232,15 @@ class Collection:
     ) -> DuplicateInsertError:
         collection = self.keys.collection
         if unique_number == 0:
-            return DuplicateInsertError(
-                f"a document with _id {doc['_id']!r} already exists in collection {collection!r}; "
-                "leave the id unset to get a new one",
-                collection=collection,
-                field="_id",
-                value=doc["_id"],
-                inserted_ids=inserted,
-                failed=failed,
-            )
+            return duplicate_key(collection, {"_id": doc["_id"]}, inserted_ids=inserted, failed=failed)
         index = self._unique[unique_number - 1]
-        values = []
+        key: dict[str, Any] = {}
         for path in index.fields:
             found = indexed_values(doc, path).values or [None]
             # For an array field, name the element that collided.
             hit = [v for v in found if unique_component(v) in claim]
-            values.append(hit[0] if hit else _value_at(doc, path))
-        field = index.fields[0] if len(index.fields) == 1 else ", ".join(index.fields)
-        value: Any = values[0] if len(values) == 1 else tuple(values)
-        return DuplicateInsertError(
-            f"duplicate value {value!r} for unique field {field!r} in collection {collection!r}: "
-            f"another document already has it (index {index.name!r}); choose another value",
-            collection=collection,
-            field=field,
-            value=value,
-            inserted_ids=inserted,
-            failed=failed,
-        )
+            key[path] = hit[0] if hit else value_at(doc, path)
+        return duplicate_key(collection, key, index=index.name, inserted_ids=inserted, failed=failed)
 
     # ------------------------------------------------------------------ requests
     def purge_call(self) -> ScriptCall:
@@ -312,6 +264,11 @@ class Collection:
                 seen.add(id)
             rows.append(_Row(float(seq), decode(raw), raw))
         return scanned, last, rows
+
+    def _writable(self) -> DocumentRules:
+        if self.rules is None:
+            raise TypeError(f"collection {self.keys.collection!r} is open for reading only")
+        return self.rules
 
     # ------------------------------------------------------------------ writes
     def insert(
@@ -397,9 +354,7 @@ class Collection:
         """Key of a document, for the shells' single-GET fast path."""
         return self.keys.doc_prefix + id
 
-    def _batches(
-        self, plan: Plan, matches: Callable[[dict[str, Any]], bool], first: list[Request]
-    ) -> _Batches:
+    def _batches(self, plan: Plan, matches: Predicate, first: list[Request]) -> _Batches:
         # Yields steps (lists of requests) and the matching rows of each fetched batch.
         # ``first`` is sent with the first fetch (to purge expired documents in the same trip).
         size = self.batch_size
@@ -443,9 +398,7 @@ class Collection:
         else:
             yield from self._sorted_batches(plan, matches, pre)
 
-    def _sorted_batches(
-        self, plan: SortPlan, matches: Callable[[dict[str, Any]], bool], pre: list[Request]
-    ) -> _Batches:
+    def _sorted_batches(self, plan: SortPlan, matches: Predicate, pre: list[Request]) -> _Batches:
         replies = yield [*pre, ("HGET", self.keys.meta, str(plan.index.key))]
         if replies[-1] not in (None, b"0"):
             # Some document holds an array or sub-document here: the index cannot give the order.
@@ -488,9 +441,7 @@ class Collection:
                 else:
                     low = b"(" + reply[1]
 
-    def _collect(
-        self, plan: Plan, matches: Callable[[dict[str, Any]], bool], *, stop_after: int | None = None
-    ) -> Op[list[_Row]]:
+    def _collect(self, plan: Plan, matches: Predicate, *, stop_after: int | None = None) -> Op[list[_Row]]:
         # All matching rows of a plan, in insertion order.
         rows: list[_Row] = []
         batches = self._batches(plan, matches, [self.purge_call()])
@@ -516,34 +467,14 @@ class Collection:
         needed = None if query.limit is None else query.skip + query.limit
         return plan_query(query.filter, self.indexes, sort=query.sort, needed=needed)
 
-    @staticmethod
-    def _shaper(query: FindQuery) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-        # Compiled before any I/O, so a bad sort or projection fails without touching the server.
-        projection = (
-            None if query.projection is None else compile_projection(query.projection, filter=query.filter)
-        )
-        if query.sort:
-            sort_documents([], list(query.sort))
-        end = None if query.limit is None else query.skip + query.limit
-
-        def shape(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            if query.sort:
-                docs = sort_documents(docs, list(query.sort))
-            docs = docs[query.skip : end]
-            if projection is not None:
-                docs = [projection.apply(d) for d in docs]
-            return docs
-
-        return shape
-
     def find(self, query: FindQuery) -> Op[list[dict[str, Any]]]:
         """Documents matching ``query``: filtered, sorted, windowed and projected.
 
         Without a sort, results come in insertion order. Raises ``QueryError`` (before any I/O)
         for an invalid filter.
         """
-        matches = _predicate(query.filter)
-        shape = self._shaper(query)
+        matches = predicate(query.filter)
+        shape = ResultShaper(query)  # a bad sort or projection fails before any I/O
         plan = self._plan(query)
         stop = None
         if isinstance(plan, ScanPlan) and not query.sort and query.limit is not None:
@@ -557,7 +488,7 @@ class Collection:
         Without a sort and without a pushed-down index, memory stays bounded by the batch size;
         otherwise the matches are gathered first (to order them), as ``find`` does.
         """
-        matches = _predicate(query.filter)
+        matches = predicate(query.filter)
         plan = self._plan(query)
         if not isinstance(plan, ScanPlan) or query.sort or query.skip or query.limit is not None:
             docs = yield from self.find(query)
@@ -585,7 +516,7 @@ class Collection:
 
     def count(self, filter: dict[str, Any]) -> Op[int]:
         """Number of matching documents; the whole collection is counted without reading it."""
-        matches = _predicate(filter)
+        matches = predicate(filter)
         if not filter:
             (left,) = yield [self.purge_call()]
             return int(left)
@@ -593,41 +524,22 @@ class Collection:
         return len(rows)
 
     # ------------------------------------------------------------------ bulk writes
-    def update_many(
-        self,
-        filter: dict[str, Any],
-        update: Any,
-        upsert: bool,
-        check: Callable[[dict[str, Any]], None] = lambda doc: None,
-    ) -> Op[UpdateResult]:
+    def update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> Op[UpdateResult]:
         """Apply ``update`` to every matching document, each atomically (compare-and-set).
 
         A document changed by someone else between read and write is read again and re-checked.
-        All new versions are computed and passed to ``check`` (which raises to refuse one, e.g.
-        when the model would reject it) before anything is written, so a refused update changes
-        nothing. Raises ``DuplicateInsertError`` when a new version breaks a unique constraint;
-        that document is left as it was.
+        All new versions are computed and checked against the model (``DocumentRules``) before
+        anything is written, so a refused update changes nothing. Raises ``DuplicateInsertError``
+        when a new version breaks a unique constraint; that document is left as it was.
         """
-        matches = _predicate(filter)
+        matches = predicate(filter)
         compiled = compile_update(update)
+        check = self._writable().check_update
         rows = yield from self._collect(plan_query(filter, self.indexes), matches)
         if not rows:
             if not upsert:
                 return UpdateResult(0, 0)
-            doc = compiled.apply(upsert_seed(filter), is_upsert=True, filter=filter)
-            id = doc.pop("_id", None)
-            if id is None:
-                id = new_id()
-            elif isinstance(id, ObjectId) or (isinstance(id, str) and is_valid_id(id)):
-                id = str(id)
-            else:
-                raise QueryError(
-                    f"cannot upsert into collection {self.keys.collection!r} with _id {id!r}: ids are "
-                    "24-hex ObjectIds; leave _id out of the filter to get a new one",
-                    operator="upsert",
-                )
-            doc = {"_id": id, **doc}
-            check(doc)
+            doc = upsert_document(filter, compiled, self._writable())
             yield from self.insert([doc], None)
             return UpdateResult(0, 0, str(doc["_id"]))
         matched = modified = 0
@@ -673,7 +585,7 @@ class Collection:
 
     def delete_many(self, filter: dict[str, Any]) -> Op[int]:
         """Delete every matching document, each atomically; returns how many were deleted."""
-        matches = _predicate(filter)
+        matches = predicate(filter)
         deleted = 0
         targets = yield from self._collect(plan_query(filter, self.indexes), matches)
         deadline = time.monotonic() + _CONFLICT_DEADLINE
@@ -700,24 +612,21 @@ class Collection:
     def aggregate(
         self, pipeline: list[dict[str, Any]], others: Callable[[str], Collection]
     ) -> Op[list[dict[str, Any]]]:
-        """Run ``pipeline``; a leading ``$match`` is pushed down like a find filter.
+        """Run ``pipeline``; its leading ``$match``/``$sort``/``$skip``/``$limit`` stages run as
+        a find (pushed down like one), the rest in the engine.
 
-        Collections named by ``$lookup``/``$graphLookup``/``$unionWith`` are read through
-        ``others`` (same prefix) before the pipeline runs.
+        Collections named by ``$lookup``/``$unionWith`` are read through ``others`` (same
+        prefix) before the pipeline runs.
         """
-        filter: dict[str, Any] = {}
-        rest = pipeline
-        if pipeline and "$match" in pipeline[0] and isinstance(pipeline[0]["$match"], dict):
-            filter, rest = pipeline[0]["$match"], pipeline[1:]
-        matches = _predicate(filter)
+        query, rest = split_pipeline(pipeline)
         compiled = CompiledAggregation(rest)  # validates every stage before any I/O
-        rows = yield from self._collect(plan_query(filter, self.indexes), matches)
+        docs = [] if query.limit == 0 else (yield from self.find(query))
         collections: dict[str, list[dict[str, Any]]] = {}
-        for name in sorted(_foreign_collections(pipeline)):
+        for name in sorted(foreign_collections(pipeline)):
             other = self if name == self.keys.collection else others(name)
             found = yield from other._collect(ScanPlan(), lambda _: True)
             collections[name] = [r.doc for r in found]
-        return compiled.run([r.doc for r in rows], collections=collections)
+        return compiled.run(docs, collections=collections)
 
     # ------------------------------------------------------------------ index builds
     def ensure_indexes(self) -> Op[None]:
@@ -743,23 +652,3 @@ class Collection:
                     raise self._duplicate(row.doc, int(reply[1]), reply[2])
         mapping = [x for pair in zip(fields, signatures, strict=True) for x in pair]
         yield [("HSET", self.keys.meta, *mapping)]
-
-
-def _foreign_collections(value: Any) -> set[str]:
-    # Names in "from" / "coll" of $lookup, $graphLookup and $unionWith, at any depth.
-    names: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key in ("$lookup", "$graphLookup") and isinstance(inner, dict):
-                if isinstance(inner.get("from"), str):
-                    names.add(inner["from"])
-            elif key == "$unionWith":
-                if isinstance(inner, str):
-                    names.add(inner)
-                elif isinstance(inner, dict) and isinstance(inner.get("coll"), str):
-                    names.add(inner["coll"])
-            names |= _foreign_collections(inner)
-    elif isinstance(value, list):
-        for item in value:
-            names |= _foreign_collections(item)
-    return names

@@ -15,25 +15,22 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, ResponseError
 
 try:  # redis-py >= 7
     from redis.maint_notifications import MaintNotificationsConfig
 except ImportError:  # pragma: no cover - older redis-py has no maintenance notifications to turn off
     MaintNotificationsConfig = None  # type: ignore[assignment,misc]
 
+from mindtrace.database.backends.redis.errors import RedisErrors
 from mindtrace.database.backends.redis.operations import Emit, Op, Pause, Request, ScriptCall
 from mindtrace.database.backends.redis.scripts import Scripts
-from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
-from mindtrace.database.core.urls import redact_url
 
 DEFAULT_MAX_CONNECTIONS = 100
 """Connections per event loop of one async backend; override with ``max_connections=``."""
@@ -56,26 +53,6 @@ def _is_cluster(info: Mapping[str, Any]) -> bool:
     return bool(info.get("cluster_enabled"))
 
 
-class _Translator:
-    """Turns redis-py exceptions into the package's, with the URL and collection named."""
-
-    def __init__(self, url: str, collection: str) -> None:
-        self.url = redact_url(url)
-        self.collection = collection
-
-    def fail(self, error: Exception) -> NoReturn:
-        if isinstance(error, RedisConnectionError | RedisTimeoutError):
-            raise ConnectionFailedError(
-                f"cannot reach Redis at {self.url} (collection {self.collection!r}): {error}; "
-                "check that the server is running and the URL is right — the backend reconnects "
-                "on the next call",
-                url=self.url,
-            ) from error
-        raise DatabaseError(
-            f"Redis at {self.url} refused a command for collection {self.collection!r}: {error}"
-        ) from error
-
-
 class SyncShell:
     """Runs operations with a lazily created ``redis.Redis`` (or ``RedisCluster``) client."""
 
@@ -86,7 +63,7 @@ class SyncShell:
         self.scripts = scripts
         self.cluster = cluster  # None: ask the server on first use
         self.options = dict(options)
-        self.errors = _Translator(url, collection)
+        self.errors = RedisErrors(url, collection)
         self._client: Any = None
         self._creating = threading.Lock()  # threads share the client: make it once
 
@@ -97,10 +74,8 @@ class SyncShell:
         if self._client is None:
             with self._creating:
                 if self._client is None:
-                    try:
+                    with self.errors.translate():
                         self._client = self._connect()
-                    except RedisError as e:
-                        self.errors.fail(e)
         return self._client
 
     def _connect(self) -> Any:
@@ -121,18 +96,14 @@ class SyncShell:
 
     def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
-        try:
+        with self.errors.translate():
             for script in self.scripts.all():
                 self.client.script_load(script.source)
-        except RedisError as e:
-            self.errors.fail(e)
 
     def execute(self, step: list[Request]) -> list[Any]:
         """Send ``step`` in one round trip; returns the replies in order."""
-        try:
+        with self.errors.translate():
             return self._execute(step)
-        except RedisError as e:
-            self.errors.fail(e)
 
     def _execute(self, step: list[Request]) -> list[Any]:
         client = self.client
@@ -194,10 +165,8 @@ class SyncShell:
 
     def get(self, key: str) -> bytes | None:
         """GET one key (the point-read fast path: no script, no pipeline)."""
-        try:
+        with self.errors.translate():
             value: bytes | None = self.client.get(key)
-        except RedisError as e:
-            self.errors.fail(e)
         return value
 
     def close(self) -> None:
@@ -232,7 +201,7 @@ class AsyncShell:
             self.standalone_options.setdefault(
                 "maint_notifications_config", MaintNotificationsConfig(enabled=False)
             )
-        self.errors = _Translator(url, collection)
+        self.errors = RedisErrors(url, collection)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -241,15 +210,13 @@ class AsyncShell:
         cluster costs one ``INFO cluster`` the first time)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            try:
+            with self.errors.translate():
                 if self.cluster is None:
                     await self._detect()
                 # Checked again: another task may have made the client while this one awaited.
                 if self._client is None or self._loop is not loop:
                     self._client = self._connect()
                     self._loop = loop
-            except RedisError as e:
-                self.errors.fail(e)
         return self._client
 
     async def _detect(self) -> None:
@@ -279,19 +246,15 @@ class AsyncShell:
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
-        try:
+        with self.errors.translate():
             client = await self.client()
             for script in self.scripts.all():
                 await client.script_load(script.source)
-        except RedisError as e:
-            self.errors.fail(e)
 
     async def execute(self, step: list[Request]) -> list[Any]:
         """Send ``step`` in one round trip; returns the replies in order."""
-        try:
+        with self.errors.translate():
             return await self._execute(step)
-        except RedisError as e:
-            self.errors.fail(e)
 
     async def _execute(self, step: list[Request]) -> list[Any]:
         client = await self.client()
@@ -354,10 +317,8 @@ class AsyncShell:
 
     async def get(self, key: str) -> bytes | None:
         """GET one key (the point-read fast path)."""
-        try:
+        with self.errors.translate():
             value: bytes | None = await (await self.client()).get(key)
-        except RedisError as e:
-            self.errors.fail(e)
         return value
 
     async def close(self) -> None:

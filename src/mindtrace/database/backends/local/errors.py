@@ -1,0 +1,77 @@
+"""Translation of ``sqlite3`` errors into the package's exceptions, for one collection.
+
+One context manager, ``LocalErrors.translate(operation)``, wraps every call into SQLite (sync
+and async alike, as httpcore's ``map_exceptions`` does); errors this package raised on purpose
+pass through untouched. Unique-constraint failures become ``DuplicateInsertError`` through
+``duplicate``, which knows which declared index a SQLite index name stands for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from mindtrace.database.backends.engine_backed import value_at
+from mindtrace.database.backends.local.sqlite_connection import is_busy
+from mindtrace.database.backends.local.sqlite_schema import CollectionTable
+from mindtrace.database.core.exceptions import DatabaseError, duplicate_key
+
+__all__ = ["LocalErrors"]
+
+_UNIQUE_CODES = (sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+
+
+class LocalErrors:
+    """Error translation for one collection's table in one database file."""
+
+    def __init__(self, table: CollectionTable, path: str, timeout: float) -> None:
+        self.table = table
+        self.collection = table.collection
+        self.path = path
+        self.timeout = timeout
+
+    @contextmanager
+    def translate(self, operation: str) -> Iterator[None]:
+        """Turn a ``sqlite3.Error`` raised inside the block into ``DatabaseError`` (chained)."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise self.database_error(e, operation) from e
+
+    def database_error(self, e: sqlite3.Error, operation: str) -> DatabaseError:
+        """The error for a failed SQLite call that is not a duplicate key."""
+        if is_busy(e):
+            return DatabaseError(
+                f"{operation} on collection {self.collection!r}: the database file {self.path!r} stayed "
+                f"locked by another connection for more than {self.timeout:g}s; retry later or raise timeout="
+            )
+        return DatabaseError(
+            f"{operation} on collection {self.collection!r}: SQLite failed in {self.path!r}: {e}"
+        )
+
+    def duplicate(
+        self,
+        e: sqlite3.IntegrityError,
+        doc: Mapping[str, Any],
+        position: int | None = None,
+        *,
+        inserted_ids: list[str] | None = None,
+        failed: list[int] | None = None,
+    ) -> DatabaseError:
+        """``DuplicateInsertError`` for a UNIQUE/PRIMARY KEY failure caused by ``doc`` (input
+        number ``position`` of a batch); any other integrity error becomes a ``DatabaseError``."""
+        code = getattr(e, "sqlite_errorcode", None)
+        if code not in _UNIQUE_CODES:
+            return self.database_error(e, "write")
+        message = str(e)
+        extra: dict[str, Any] = {"position": position, "inserted_ids": inserted_ids, "failed": failed}
+        if message.endswith(".id") or code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+            return duplicate_key(self.collection, {"_id": doc.get("_id")}, **extra)
+        index_name = message.rsplit("index '", 1)[-1].rstrip("'") if "index '" in message else ""
+        ix = self.table.by_name.get(index_name)
+        if ix is None:
+            return duplicate_key(self.collection, None, detail=message, **extra)
+        key = {path: value_at(doc, path) for path in ix.spec.paths}
+        return duplicate_key(self.collection, key, index=ix.spec.name, missing=ix.null_guard, **extra)
