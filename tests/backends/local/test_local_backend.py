@@ -22,7 +22,9 @@ from mindtrace.database import (
     Index,
     QueryError,
 )
+from mindtrace.database.backends.engine_backed import split_pipeline
 from mindtrace.database.backends.local_odm_backend import MAX_DOCUMENT_BYTES, LocalODMBackend
+from mindtrace.database.core.backend import StoredJson
 from tests.backends.local.conftest import MakeBackend
 
 
@@ -234,7 +236,9 @@ def test_model_validate_json_fast_path_matches_the_exact_path(make: MakeBackend)
     stored = plains.insert_sync(Plain(name="x", score=1, tags=["a"], nested={"k": [1]}))
     text = plains._db.raw_execute("SELECT doc FROM Plain")[0][0]
     assert '"$' not in text  # no tags: Pydantic parses the stored JSON directly
-    assert plains.get_sync(stored.id) == plains.codec.from_document(plains._get_doc_sync(stored.id) or {})
+    found = plains._get_doc_sync(stored.id)
+    assert isinstance(found, StoredJson)
+    assert plains.get_sync(stored.id) == plains.codec.from_document(plains.codec.decode_stored(*found))
     assert type(plains.get_sync(stored.id).score) is float
 
 
@@ -312,7 +316,7 @@ def test_lookup_reads_other_tables_lazily(make: MakeBackend) -> None:
 def test_aggregate_pushes_match_sort_and_window(make: MakeBackend) -> None:
     orders = make(Order)
     orders.insert_many_sync([Order(user=f"u{i % 3}", total=i) for i in range(30)])
-    query, rest = orders._aggregate_plan(
+    query, rest = split_pipeline(
         [
             {"$match": {"user": "u1"}},
             {"$sort": {"total": -1}},

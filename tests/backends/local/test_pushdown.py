@@ -24,11 +24,19 @@ from pydantic import BaseModel, ConfigDict
 
 from mindtrace.database.backends.local.sqlite_pushdown import FALSE, sql_and
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
-from mindtrace.database.core.backend import FindQuery
+from mindtrace.database.core.backend import FindQuery, StoredJson
 from mindtrace.database.core.indexes import Index
 from mindtrace.database.query import matches, sort_documents
 
 UTC = dt.UTC
+
+
+def engine_docs(backend: LocalODMBackend[Any], query: FindQuery) -> list[dict[str, Any]]:
+    """The engine documents ``find`` reads for ``query`` (stored JSON decoded)."""
+    return [
+        backend.codec.decode_stored(*found) if isinstance(found, StoredJson) else found
+        for found in backend._find_docs_sync(query)
+    ]
 
 
 class Loose(BaseModel):
@@ -126,7 +134,7 @@ def loose() -> Iterator[LocalODMBackend[Any]]:
 @pytest.fixture(scope="module")
 def stored(loose: LocalODMBackend[Any]) -> list[dict[str, Any]]:
     """The engine documents as stored (with ``_id``), in insertion order."""
-    return loose._find_docs_sync(FindQuery(filter={}))
+    return engine_docs(loose, FindQuery(filter={}))
 
 
 OPERAND_VALUES = [v for v in VALUES if v is not MISSING and not isinstance(v, float) or v == 2.5]
@@ -209,7 +217,7 @@ def ids(docs: list[Any]) -> list[str]:
 
 def rows(backend: LocalODMBackend[Any], condition: Any) -> set[str]:
     """Ids of the rows satisfying a compiled SQL condition."""
-    sql = f"SELECT id FROM {backend._table.table} WHERE {condition.text}"
+    sql = f"SELECT id FROM {backend._ops.table.table} WHERE {condition.text}"
     return {r[0] for r in backend._db.raw_execute(sql, condition.params)}
 
 
@@ -220,7 +228,7 @@ def check(loose: LocalODMBackend[Any], stored: list[dict[str, Any]], filter: dic
     assert ids(list(loose.iterate_sync(filter, batch_size=7))) == expected
     assert loose.count_sync(filter) == len(expected)
     # The bounds, checked in SQL against the engine's verdict on every row.
-    plan = loose._pushdown.compile(filter)
+    plan = loose._ops.pushdown.compile(filter)
     matching = set(expected)
     where: set[str] = set()
     if plan.where is not FALSE:
@@ -262,10 +270,10 @@ def test_windows_agree_with_the_engine(
 def test_delete_many_agrees_with_the_engine(filter: dict[str, Any]) -> None:
     with LocalODMBackend(Loose, ":memory:") as backend:
         backend.insert_many_sync([Loose.model_validate(d) for d in DOCS])
-        before = backend._find_docs_sync(FindQuery(filter={}))
+        before = engine_docs(backend, FindQuery(filter={}))
         expected = [d["_id"] for d in before if not matches(filter, d)]
         assert backend.delete_many_sync(filter) == len(before) - len(expected)
-        assert ids(backend._find_docs_sync(FindQuery(filter={}))) == expected
+        assert ids(engine_docs(backend, FindQuery(filter={}))) == expected
 
 
 @pytest.mark.parametrize(
@@ -274,11 +282,11 @@ def test_delete_many_agrees_with_the_engine(filter: dict[str, Any]) -> None:
 def test_update_many_touches_exactly_the_matches(filter: dict[str, Any]) -> None:
     with LocalODMBackend(Loose, ":memory:") as backend:
         backend.insert_many_sync([Loose.model_validate(d) for d in DOCS])
-        before = backend._find_docs_sync(FindQuery(filter={}))
+        before = engine_docs(backend, FindQuery(filter={}))
         expected = [d["_id"] for d in before if matches(filter, d)]
         result = backend.update_many_sync(filter, {"$set": {"touched": True}})
         assert (result.matched_count, result.modified_count) == (len(expected), len(expected))
-        assert ids(backend._find_docs_sync(FindQuery(filter={"touched": True}))) == expected
+        assert ids(engine_docs(backend, FindQuery(filter={"touched": True}))) == expected
 
 
 @pytest.mark.parametrize(
@@ -386,20 +394,20 @@ PERSON_FILTERS: list[dict[str, Any]] = [
 def test_typed_model_filters_agree_with_the_engine(filter: dict[str, Any]) -> None:
     with LocalODMBackend(Person, ":memory:") as people:
         people.insert_many_sync(PEOPLE)
-        check(people, people._find_docs_sync(FindQuery(filter={})), filter)  # type: ignore[arg-type]
+        check(people, engine_docs(people, FindQuery(filter={})), filter)  # type: ignore[arg-type]
 
 
 def test_typed_model_gets_exact_sql_and_index_use() -> None:
     with LocalODMBackend(Person, ":memory:") as people:
         people.insert_many_sync(PEOPLE)
-        assert people._pushdown.compile({"address.city": "c1"}).exact
-        assert people._pushdown.compile({"name": {"$in": ["p1", "p2"]}, "address.city": "c1"}).exact
-        assert not people._pushdown.compile({"tags": "x"}).exact  # arrays: the engine decides
+        assert people._ops.pushdown.compile({"address.city": "c1"}).exact
+        assert people._ops.pushdown.compile({"name": {"$in": ["p1", "p2"]}, "address.city": "c1"}).exact
+        assert not people._ops.pushdown.compile({"tags": "x"}).exact  # arrays: the engine decides
         assert any(
             "USING INDEX Person__address.city_1" in line for line in people.explain({"address.city": "c1"})
         )
         # Numbers: SQL decides every row (no decoding), ints, floats and booleans told apart.
-        plan = people._pushdown.compile({"age": {"$gte": 3, "$lt": 5}})
+        plan = people._ops.pushdown.compile({"age": {"$gte": 3, "$lt": 5}})
         sure = people._db.raw_execute(f"SELECT count(*) FROM Person WHERE {plan.sure.text}", plan.sure.params)
         assert sure[0][0] == sum(1 for p in PEOPLE if 3 <= p.age < 5)
 

@@ -387,9 +387,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
     def _shape(self, found: Sequence[Found], shape: Shape | None) -> list[Any]:
         if shape is None:
             from_document, from_json = self.codec.from_document, self.codec.from_stored_json
-            return [
-                from_json(d.id, d.text) if isinstance(d, StoredJson) else from_document(d) for d in found
-            ]
+            return [from_json(d.id, d.text) if isinstance(d, StoredJson) else from_document(d) for d in found]
         docs = [self.codec.decode_stored(d.id, d.text) if isinstance(d, StoredJson) else d for d in found]
         if shape.model is None:
             return docs

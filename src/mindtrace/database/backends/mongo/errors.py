@@ -42,6 +42,7 @@ from mindtrace.database.core.exceptions import (
     DocumentTooLargeError,
     DuplicateInsertError,
     QueryError,
+    duplicate_key,
 )
 from mindtrace.database.core.input_checks import invalid_text_error
 from mindtrace.database.core.urls import redact_url
@@ -159,42 +160,34 @@ class MongoErrorContext:
         inserted_ids: list[str] | None = None,
         failed: list[int] | None = None,
     ) -> DuplicateInsertError:
-        """A ``DuplicateInsertError`` naming the unique field and value from the server's ``keyValue``."""
-        field, value = _key_of(details)
-        if field == "_id":
-            what = f"a document with id {value!r} already exists"
-        elif field is not None:
-            what = f"value {value!r} of unique field {field!r} is already taken"
-        else:
-            what = f"a unique constraint was violated ({errmsg})"
-        extra = ""
-        if failed:
-            extra = (
-                f"; the batch stopped at input position {failed[0]}: {len(inserted_ids or [])} document(s) "
-                f"before it were stored, {len(failed)} from it on were not"
-            )
-        return DuplicateInsertError(
-            f"duplicate key in collection {self.collection!r}: {what}{extra}. "
-            "Use a different value, or update the existing document instead.",
-            collection=self.collection,
-            field=field,
-            value=value,
+        """A ``DuplicateInsertError`` naming the unique fields and values from the server's
+        ``keyValue`` (the same shapes and wording as on every backend)."""
+        return duplicate_key(
+            self.collection,
+            _key_of(details),
+            index=_index_name(errmsg),
             inserted_ids=inserted_ids,
             failed=failed,
+            detail=errmsg,
         )
 
 
-def _key_of(details: Mapping[str, Any]) -> tuple[str | None, Any]:
+def _key_of(details: Mapping[str, Any]) -> dict[str, Any] | None:
     key_value = details.get("keyValue")
     if not isinstance(key_value, Mapping) or not key_value:
-        return None, None
-    if len(key_value) == 1:
-        ((field, value),) = key_value.items()
-    else:  # compound unique index: name all its fields, report the values as a dict
-        field, value = ", ".join(key_value), dict(key_value)
-    if field == "_id" and value is not None:
-        value = str(value)
-    return field, value
+        return None
+    key = dict(key_value)
+    if "_id" in key and key["_id"] is not None:
+        key["_id"] = str(key["_id"])
+    return key
+
+
+def _index_name(errmsg: str) -> str | None:
+    # "E11000 duplicate key error collection: db.c index: email_1 dup key: { ... }"
+    found = re.search(r"index: (\S+) dup key", errmsg)
+    if found is None or found.group(1) == "_id_":
+        return None
+    return found.group(1)
 
 
 def bulk_insert_error(
