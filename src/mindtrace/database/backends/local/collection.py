@@ -27,6 +27,7 @@ from mindtrace.database.backends.local.sqlite_pushdown import (
     FALSE,
     FilterPlan,
     SortPlan,
+    Sql,
     SqlitePushdown,
     simple_kind,
     sql_and,
@@ -307,34 +308,36 @@ class LocalCollection:
         return run
 
     # ================================================================== count
+    @staticmethod
+    def _split(plan: FilterPlan) -> tuple[Sql | None, Sql | None]:
+        """(rows SQL proves match, rows the engine must check) of a plan; None for "no rows"."""
+        if plan.where is FALSE:
+            return None, None
+        if plan.exact:
+            return plan.where, None
+        sure = None if plan.check is FALSE else sql_and([plan.where, plan.check])
+        return sure, sql_and([plan.where, sql_not(plan.check)])
+
     def count(self, filter: dict[str, Any]) -> tuple[Reader, bool]:
         """The reader of ``count(filter)`` and whether it needs a snapshot (sure rows and rows in
         doubt are counted by two statements that must see the same data)."""
         plan, lazy = self.plan(filter)
+        sure, doubt = self._split(plan)
         t = self.t
 
         def run(db: sqlite3.Connection) -> int:
-            if plan.where is FALSE:
-                return 0
-            if plan.exact:
-                return int(
-                    db.execute(
-                        f"SELECT count(*) FROM {t} WHERE {plan.where.text}", plan.where.params
-                    ).fetchone()[0]
-                )
             total = 0
-            if plan.check is not FALSE:
-                sure = sql_and([plan.where, plan.check])
+            if sure is not None:
                 total = int(
                     db.execute(f"SELECT count(*) FROM {t} WHERE {sure.text}", sure.params).fetchone()[0]
                 )
-            doubt = sql_and([plan.where, sql_not(plan.check)])
-            for doc_id, text in db.execute(f"SELECT id, doc FROM {t} WHERE {doubt.text}", doubt.params):
-                if lazy()(decode(doc_id, text)):
-                    total += 1
+            if doubt is not None:
+                for doc_id, text in db.execute(f"SELECT id, doc FROM {t} WHERE {doubt.text}", doubt.params):
+                    if lazy()(decode(doc_id, text)):
+                        total += 1
             return total
 
-        return run, not plan.exact
+        return run, doubt is not None
 
     # ================================================================== iterate
     def sorted_rowids(self, db: sqlite3.Connection, query: FindQuery) -> array[int]:
@@ -459,26 +462,21 @@ class LocalCollection:
     def delete_many(self, filter: dict[str, Any]) -> Callable[[sqlite3.Connection], int]:
         """The writer deleting every matching document; returns how many."""
         plan, lazy = self.plan(filter)
+        sure, doubt = self._split(plan)
         t = self.t
 
         def run(db: sqlite3.Connection) -> int:
-            if plan.where is FALSE:
-                return 0
-            if plan.exact:
-                return int(db.execute(f"DELETE FROM {t} WHERE {plan.where.text}", plan.where.params).rowcount)
             deleted = 0
-            if plan.check is not FALSE:
-                sure = sql_and([plan.where, plan.check])
+            if sure is not None:
                 deleted = int(db.execute(f"DELETE FROM {t} WHERE {sure.text}", sure.params).rowcount)
-            doubt = RowScan(
-                t, FilterPlan(sql_and([plan.where, sql_not(plan.check)]), FALSE, FALSE, False, True)
-            )
-            while not doubt.done:
-                page = doubt.next_page(db, WRITE_BATCH)
-                doomed = [(rowid,) for rowid, doc_id, text, _ in page if lazy()(decode(doc_id, text))]
-                if doomed:
-                    db.executemany(self._sql_delete_rowid, doomed)
-                    deleted += len(doomed)
+            if doubt is not None:
+                scan = RowScan(t, FilterPlan(doubt, FALSE, FALSE, False, True))
+                while not scan.done:
+                    page = scan.next_page(db, WRITE_BATCH)
+                    doomed = [(rowid,) for rowid, doc_id, text, _ in page if lazy()(decode(doc_id, text))]
+                    if doomed:
+                        db.executemany(self._sql_delete_rowid, doomed)
+                        deleted += len(doomed)
             return deleted
 
         return run
