@@ -147,6 +147,10 @@ def duplicate_key(
     in a batch. ``missing``: the document lacks the (non-sparse) unique field and another one
     already does. ``inserted_ids``/``failed``: for a batch that stopped there.
     """
+    stopped = list(failed or ())
+    batch = len(stopped) > 1 or (len(stopped) == 1 and bool(inserted_ids))
+    if position is None and batch:
+        position = stopped[0]  # a batch stops at its first failure
     fields = list(key) if key else []
     values = [key[f] for f in fields] if key else []
     field = ", ".join(fields) if fields else None
@@ -167,11 +171,11 @@ def duplicate_key(
             clash = f"a unique constraint rejected the document ({detail or 'no detail'})"
         named = f" (unique index {index!r})" if index else ""
         what = f"duplicate key in collection {collection!r}{where}: {clash}{named}; choose another value"
-    if failed:
+    if batch:
         done = len(inserted_ids or [])
         what += (
             f"; the batch stopped there: {done} document(s) before it were stored, "
-            f"{len(failed)} from it on were not"
+            f"{len(stopped)} from it on were not"
         )
     return DuplicateInsertError(
         what,
