@@ -100,8 +100,9 @@ class Shape:
 
     @property
     def alternatives(self) -> tuple[Shape, ...]:
-        """The shapes a value may take: a union's alternatives (nested unions flattened), else itself."""
-        if self.kind is not Kind.UNION:
+        """The shapes a value may take: a union's alternatives (nested unions flattened), else
+        itself (also a union whose dump a custom serializer replaces: its alternatives say nothing)."""
+        if self.kind is not Kind.UNION or self.custom_serializer:
             return (self,)
         return tuple(alt for arg in self.args for alt in arg.alternatives)
 
@@ -119,7 +120,9 @@ def _beanie_links() -> tuple[Any, Any]:
     return getattr(fields, "Link", None), getattr(fields, "BackLink", None)
 
 
-_UNRESOLVED: Final = (typing.ForwardRef, typing.TypeVar)
+# Annotations Pydantic could not resolve (a forward reference, given as a string or not) or left
+# generic: the value may be anything.
+_UNRESOLVED: Final = (str, typing.ForwardRef, typing.TypeVar)
 
 
 def parse_annotation(annotation: Any, metadata: Iterable[Any] = ()) -> Shape:
@@ -140,11 +143,7 @@ def parse_annotation(annotation: Any, metadata: Iterable[Any] = ()) -> Shape:
             break
     if annotation is type(None) or annotation is None:
         return Shape(Kind.NONE, type(None), metadata=meta)
-    if (
-        annotation is Any
-        or annotation is object
-        or isinstance(annotation, str | typing.ForwardRef | typing.TypeVar)
-    ):
+    if annotation is Any or annotation is object or isinstance(annotation, _UNRESOLVED):
         return Shape(Kind.ANY, annotation, metadata=meta)
     if origin is Union or origin is types.UnionType:
         alternatives = tuple(parse_annotation(a) for a in typing.get_args(annotation))
@@ -153,7 +152,7 @@ def parse_annotation(annotation: Any, metadata: Iterable[Any] = ()) -> Shape:
         return Shape(Kind.LITERAL, annotation, values=typing.get_args(annotation), metadata=meta)
     if origin is not None:
         args = typing.get_args(annotation)
-        if origin is not None and origin in _beanie_links():
+        if origin in _beanie_links():
             return Shape(Kind.LINK, annotation, origin, (parse_annotation(args[0]),) if args else (), meta)
         if isinstance(origin, type):
             parsed = tuple(parse_annotation(a) for a in args if a is not Ellipsis)
@@ -181,6 +180,7 @@ class LinkTarget:
     target: type
 
 
+# An AwareNode with its refs merged in: (here, items, values, (key, node) pairs).
 _FlatNode: TypeAlias = (
     "tuple[bool, tuple[AwareNode, ...], tuple[AwareNode, ...], tuple[tuple[str, AwareNode], ...]]"
 )
@@ -425,7 +425,7 @@ class ModelSchema:
     def aware(self) -> AwareNode | None:
         """Where aware datetimes sit in a stored document (``AwareDatetime`` fields, also in
         sub-models, arrays, dict values and linked documents); None when there are none."""
-        return _model_aware(self)
+        return _model_aware(self, {})
 
     @cached_property
     def aware_paths(self) -> tuple[str, ...]:
@@ -741,40 +741,44 @@ def _reaches_aware(schema: ModelSchema) -> bool:
     return False
 
 
-def _model_aware(schema: ModelSchema) -> AwareNode | None:
-    # Registered in the schema before its fields are read, so a recursive model meets its own
-    # (unfinished) node instead of building it again.
+def _model_aware(schema: ModelSchema, building: dict[type, AwareNode]) -> AwareNode | None:
+    # ``building``: the nodes of the models met so far in this build, registered before their
+    # fields are read, so that a recursive model meets its own (unfinished) node instead of
+    # building it again. Only finished graphs are published (ModelSchema.aware), so another
+    # thread never walks a half-built one.
     if "aware" in schema.__dict__:
         return schema.__dict__["aware"]  # type: ignore[no-any-return]
+    node = building.get(schema.model_cls)
+    if node is not None:
+        return node
     if not _reaches_aware(schema):
-        schema.__dict__["aware"] = None
         return None
-    node = schema.__dict__["aware"] = AwareNode()
+    node = building[schema.model_cls] = AwareNode()
     if schema.root is not None:
-        found = _aware_node(schema.root.shape)
+        found = _aware_node(schema.root.shape, building)
         if found is not None:
             node.refs.append(found)
     else:
         for f in schema.fields.values():
-            found = _aware_node(f.shape)
+            found = _aware_node(f.shape, building)
             if found is not None:
                 node.keys[f.stored_name] = found
     return node
 
 
-def _aware_node(shape: Shape) -> AwareNode | None:
+def _aware_node(shape: Shape, building: dict[type, AwareNode]) -> AwareNode | None:
     if _is_aware_class(shape):
         node = AwareNode()
         node.here = True
         return node
     kind = shape.kind
     if kind is Kind.MODEL:
-        return _model_aware(model_schema(shape.cls))
+        return _model_aware(model_schema(shape.cls), building)
     if kind is Kind.LINK:  # a fetched link is the linked document
         target = shape.args[0] if shape.args else None
-        return _aware_node(target) if target is not None and target.kind is Kind.MODEL else None
+        return _aware_node(target, building) if target is not None and target.kind is Kind.MODEL else None
     if kind is Kind.UNION:
-        found = [n for n in (_aware_node(a) for a in shape.args) if n is not None]
+        found = [n for n in (_aware_node(a, building) for a in shape.args) if n is not None]
         if len(found) <= 1:
             return found[0] if found else None
         node = AwareNode()
@@ -782,7 +786,7 @@ def _aware_node(shape: Shape) -> AwareNode | None:
         return node
     if kind is Kind.ARRAY or (kind is Kind.MAPPING and len(shape.args) == 2):
         inner = shape.args if kind is Kind.ARRAY else shape.args[1:]
-        children = [n for n in (_aware_node(a) for a in inner) if n is not None]
+        children = [n for n in (_aware_node(a, building) for a in inner) if n is not None]
         if not children:
             return None
         node = AwareNode()
