@@ -273,7 +273,7 @@ def test_dollar_keys_need_the_full_encoder() -> None:
         (Literal[1.5], False, False),
         (Shade, False, False),
         (Any, False, False),
-        (Annotated[int, PlainSerializer(lambda v: (v,))], False, False),
+        pytest.param(Annotated[int, PlainSerializer(lambda v: (v,))], False, False, id="serializer"),
     ],
     ids=repr,
 )
