@@ -22,14 +22,17 @@ from pydantic import (
     Field,
     PlainSerializer,
     RootModel,
+    ValidationError,
     computed_field,
     field_serializer,
 )
 from pydantic.alias_generators import to_camel
+from pymongo import MongoClient
 
 from mindtrace.database import fields
 from mindtrace.database.backends.local.model_paths import ArrayPaths
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
+from mindtrace.database.backends.mongo.bson_types import CODEC_OPTIONS
 from mindtrace.database.core import document, schema
 from mindtrace.database.core.document import ModelCodec
 from mindtrace.database.core.indexes import Index, IndexSpec, index_specs
@@ -42,6 +45,7 @@ from mindtrace.database.core.schema import (
     model_schema,
     parse_annotation,
 )
+from mindtrace.database.testing.mongo_server import MongoTestTarget
 
 UTC = dt.UTC
 NAIVE = dt.datetime(2024, 5, 1, 12, 0)
@@ -665,3 +669,31 @@ def test_a_serializer_on_a_union_hides_its_alternatives() -> None:
     s = model_schema(M)
     assert M(x=1).model_dump() == {"x": [1]}
     assert s.may_be_array("x") and not s.native and s.depth is None and s.plain_json_floats is None
+
+
+def test_attach_utc_makes_documents_read_from_mongodb_valid(mongo_test_target: MongoTestTarget) -> None:
+    # What the MongoDB backend reads: BSON datetimes come back naive (UTC), and Pydantic refuses a
+    # naive value for AwareDatetime wherever it sits. attach_utc on the decoded document fixes it.
+    paris = dt.timezone(dt.timedelta(hours=2))
+    run = Run(
+        name="r",
+        started=AWARE,
+        events=[Event(at=NAIVE.replace(tzinfo=paris), logged=NAIVE)],
+        stamps=[AWARE, AWARE + dt.timedelta(seconds=1)],
+        by_stage={"train": Event(at=AWARE)},
+    )
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_test_target.url)
+    name = mongo_test_target.new_database_name()
+    try:
+        collection = client[name].get_collection("runs", codec_options=CODEC_OPTIONS)
+        collection.insert_one(run.model_dump(mode="python", by_alias=True, exclude={"id"}))
+        stored = collection.find_one({}, {"_id": 0})
+        assert stored is not None and stored["events"][0]["at"].tzinfo is None
+        with pytest.raises(ValidationError, match="timezone"):
+            Run.model_validate(stored)
+        back = Run.model_validate(model_schema(Run).attach_utc(stored))
+    finally:
+        client.drop_database(name)
+        client.close()
+    assert back == run  # the same instants (an offset is not kept by BSON: they compare equal in UTC)
+    assert back.events[0].logged == NAIVE
