@@ -180,9 +180,10 @@ class LinkTarget:
     target: type
 
 
-# An AwareNode with its refs merged in: (here, items, values, (key, node) pairs).
+# An AwareNode with its refs merged in: (here, items, values, keys), each child with its "here".
 _FlatNode: TypeAlias = (
-    "tuple[bool, tuple[AwareNode, ...], tuple[AwareNode, ...], tuple[tuple[str, AwareNode], ...]]"
+    "tuple[bool, tuple[tuple[AwareNode, bool], ...], tuple[tuple[AwareNode, bool], ...], "
+    "tuple[tuple[str, AwareNode, bool], ...]]"
 )
 
 
@@ -209,10 +210,7 @@ class AwareNode:
         """Other nodes that apply to the same value (a union of models, a root model)."""
         # (here, items, values, keys) with every ref merged in; made on first use, once the
         # (possibly cyclic) graph is complete.
-        self._flat: tuple[
-            bool, tuple[AwareNode, ...], tuple[AwareNode, ...], tuple[tuple[str, AwareNode], ...]
-        ]
-        self._flat = None  # type: ignore[assignment]
+        self._flat: _FlatNode | None = None
 
     def attach_utc(self, value: Any) -> Any:
         """``value`` with UTC attached to its naive datetimes at the places this node names.
@@ -220,40 +218,65 @@ class AwareNode:
         Lists and dicts are changed in place (the caller owns the freshly decoded document); a
         datetime is returned replaced. Anything that does not fit the node is left as it is.
         """
-        flat = self._flat
-        if flat is None:
-            flat = self._flat = self._flatten()
-        here, items, values, keys = flat
+        here, items, values, keys = self._flattened()
         t = type(value)
         if t is dt.datetime:
-            return value.replace(tzinfo=dt.UTC) if here and value.tzinfo is None else value
+            return value.replace(tzinfo=_UTC) if here and value.tzinfo is None else value
         if t is list:
-            for node in items:
+            for node, node_here in items:
                 for i, item in enumerate(value):
-                    value[i] = node.attach_utc(item)
+                    _attach(node, node_here, value, i, item)
         elif t is dict:
-            for key, node in keys:
-                if key in value:
-                    value[key] = node.attach_utc(value[key])
-            for node in values:
+            for key, node, node_here in keys:
+                item = value.get(key)
+                if item is not None:
+                    _attach(node, node_here, value, key, item)
+            for node, node_here in values:
                 for key, item in value.items():
-                    value[key] = node.attach_utc(item)
+                    _attach(node, node_here, value, key, item)
         return value
 
-    def _flatten(self) -> _FlatNode:
+    def _flattened(self) -> _FlatNode:
+        # This node with every node reachable through refs merged in; made on first use, once
+        # the graph is complete. Each child comes with its own merged "here", so that a datetime
+        # child needs no call.
+        flat = self._flat
+        if flat is None:
+            nodes = self._merged()
+            flat = self._flat = (
+                any(n.here for n in nodes),
+                tuple((c, c._here()) for n in nodes for c in n.items),
+                tuple((c, c._here()) for n in nodes for c in n.values),
+                tuple((k, c, c._here()) for n in nodes for k, c in n.keys.items()),
+            )
+        return flat
+
+    def _merged(self) -> list[AwareNode]:
+        # This node and every node reachable through refs, each once (refs may form a cycle).
         nodes: list[AwareNode] = []
         pending = [self]
-        while pending:  # every node reachable through refs, each once (refs may form a cycle)
+        while pending:
             node = pending.pop()
             if all(node is not n for n in nodes):
                 nodes.append(node)
                 pending.extend(node.refs)
-        return (
-            any(n.here for n in nodes),
-            tuple(c for n in nodes for c in n.items),
-            tuple(c for n in nodes for c in n.values),
-            tuple(kv for n in nodes for kv in n.keys.items()),
-        )
+        return nodes
+
+    def _here(self) -> bool:
+        return any(n.here for n in self._merged())
+
+
+_UTC: Final = dt.UTC
+
+
+def _attach(node: AwareNode, here: bool, container: Any, key: Any, item: Any) -> None:
+    # container[key] = node.attach_utc(item), without the call for the common datetime and None.
+    t = type(item)
+    if t is dt.datetime:
+        if here and item.tzinfo is None:
+            container[key] = item.replace(tzinfo=_UTC)
+    elif t is list or t is dict:
+        node.attach_utc(item)  # in place
 
 
 # ----------------------------------------------------------------------------- leaf classes
