@@ -13,12 +13,11 @@ import datetime as dt
 import enum
 import ipaddress
 import pathlib
-import types
 import typing
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final, Generic, Literal, TypeVar, Union
+from typing import Any, Final, Generic, TypeVar
 
 from bson import ObjectId
 from pydantic import BaseModel, create_model
@@ -26,6 +25,7 @@ from pydantic_core import MultiHostUrl, Url
 
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.input_checks import MAX_NESTING, check_document
+from mindtrace.database.core.schema import model_schema
 
 __all__ = ["ModelCodec", "PlainDocument", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
 
@@ -129,180 +129,6 @@ def _model_with_id(model_cls: type[BaseModel]) -> type[BaseModel]:
     return cached
 
 
-# ----------------------------------------------------------------------------- dump analysis
-# Field types whose python-mode dump already is an engine value (no Enum, tuple, set, URL...).
-_NATIVE_LEAVES: Final = (str, int, float, bool, dt.date, Decimal, uuid.UUID, bytes, ObjectId)
-
-
-def _native_annotation(annotation: Any, seen: set[type]) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _native_annotation(typing.get_args(annotation)[0], seen)
-    if origin is Union or origin is types.UnionType:
-        return all(_native_annotation(a, seen) for a in typing.get_args(annotation))
-    if origin is Literal:
-        return all(type(v) in (str, int, bool, type(None)) for v in typing.get_args(annotation))
-    if origin is list:
-        args = typing.get_args(annotation)
-        return bool(args) and _native_annotation(args[0], seen)
-    if origin is dict:
-        args = typing.get_args(annotation)
-        return len(args) == 2 and args[0] is str and _native_annotation(args[1], seen)
-    if origin is not None:
-        return False
-    if annotation is type(None):
-        return True
-    if not isinstance(annotation, type):
-        return False
-    if issubclass(annotation, enum.Enum):
-        return False
-    if issubclass(annotation, BaseModel):
-        return _native_model(annotation, seen)
-    # Exact leaf classes only: a subclass (e.g. Beanie's Indexed str) may dump differently.
-    return annotation in _NATIVE_LEAVES or (
-        issubclass(annotation, ObjectId) and annotation.__module__.startswith(("bson", "beanie"))
-    )
-
-
-def _native_model(model_cls: type[BaseModel], seen: set[type] | None = None) -> bool:
-    """True when ``model_dump(mode="python")`` of any instance is already an engine document."""
-    seen = set() if seen is None else seen
-    if model_cls in seen:
-        return True
-    seen.add(model_cls)
-    if model_cls.model_config.get("extra") == "allow":
-        return False
-    decorators = model_cls.__pydantic_decorators__
-    if decorators.field_serializers or decorators.model_serializers:
-        return False
-    if model_cls.model_computed_fields:
-        return False
-    return all(_native_annotation(info.annotation, seen) for info in model_cls.model_fields.values())
-
-
-# Leaf classes whose values orjson plus typed_json's default hook store exactly (no UUID: orjson
-# would write it as a plain string; floats are handled separately: NaN and infinities).
-_PLAIN_JSON_LEAVES: Final = (str, int, bool, dt.date, dt.time, dt.timedelta, Decimal, bytes, ObjectId)
-
-
-def _plain_json_annotation(annotation: Any, seen: set[type]) -> bool:
-    # Values of this annotation reach storage exactly through one orjson.dumps (ints beyond 64
-    # bits make orjson raise, which callers catch); floats are never plain below the top level.
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _plain_json_annotation(typing.get_args(annotation)[0], seen)
-    if origin is Union or origin is types.UnionType:
-        return all(_plain_json_annotation(a, seen) for a in typing.get_args(annotation))
-    if origin is Literal:
-        return all(type(v) in (str, int, bool, type(None)) for v in typing.get_args(annotation))
-    if origin is list:
-        args = typing.get_args(annotation)
-        return bool(args) and _plain_json_annotation(args[0], seen)
-    if origin is not None or not isinstance(annotation, type):
-        return annotation is type(None)
-    if annotation is type(None):
-        return True
-    if issubclass(annotation, BaseModel):
-        return _plain_json_model(annotation, seen) is not None and not _model_floats(annotation)
-    if issubclass(annotation, enum.Enum | float):
-        return False
-    return annotation in _PLAIN_JSON_LEAVES or (
-        issubclass(annotation, ObjectId) and annotation.__module__.startswith(("bson", "beanie"))
-    )
-
-
-def _model_floats(model_cls: type[BaseModel]) -> list[str]:
-    out = []
-    for name, info in model_cls.model_fields.items():
-        alternatives = [info.annotation]
-        origin = typing.get_origin(info.annotation)
-        if origin is Union or origin is types.UnionType:
-            alternatives = list(typing.get_args(info.annotation))
-        if float in alternatives:
-            out.append(info.alias or name)
-    return out
-
-
-def _plain_json_model(model_cls: type[BaseModel], seen: set[type] | None = None) -> tuple[str, ...] | None:
-    """The stored names of the float fields to check for NaN/infinity when every other value of
-    a dump of ``model_cls`` goes to JSON exactly through one ``orjson.dumps``; None otherwise."""
-    seen = set() if seen is None else seen
-    if model_cls in seen:
-        return ()
-    seen.add(model_cls)
-    if not _native_model(model_cls):
-        return None
-    floats = []
-    for name, info in model_cls.model_fields.items():
-        key = info.alias or name
-        if key.startswith("$"):
-            return None  # stored keys starting with "$" are escaped by the full encoder
-        annotation = info.annotation
-        origin = typing.get_origin(annotation)
-        alternatives = (
-            list(typing.get_args(annotation)) if origin in (Union, types.UnionType) else [annotation]
-        )
-        if float in alternatives:
-            floats.append(key)
-            alternatives = [a for a in alternatives if a is not float]
-        if not all(_plain_json_annotation(a, seen) for a in alternatives):
-            return None
-    return tuple(floats)
-
-
-# ----------------------------------------------------------------------------- nesting bound
-# Leaf classes whose dump is one value (no document or array).
-_FLAT_LEAVES: Final = (
-    str, int, float, bool, bytes, dt.date, dt.time, dt.timedelta, Decimal, uuid.UUID, ObjectId, enum.Enum,
-    *_AS_STRING,
-)  # fmt: skip
-
-
-def _annotation_depth(annotation: Any, seen: frozenset[type]) -> int | None:
-    # Most levels of documents/arrays a value of this annotation dumps to; None when unbounded
-    # or unknown (Any, recursive models, classes we do not know) or when the value may hold keys
-    # of the user's choosing (any dict), which must be checked too.
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _annotation_depth(typing.get_args(annotation)[0], seen)
-    if origin is Union or origin is types.UnionType:
-        depths = [_annotation_depth(a, seen) for a in typing.get_args(annotation)]
-        return None if None in depths else max(d for d in depths if d is not None)
-    if origin is Literal:
-        return 0
-    if origin in (list, set, frozenset, tuple):
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if not args:
-            return None
-        depths = [_annotation_depth(a, seen) for a in args]
-        return None if None in depths else 1 + max(d for d in depths if d is not None)
-    if origin is not None:
-        return None
-    if annotation is type(None):
-        return 0
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _model_depth(annotation, seen)
-    if isinstance(annotation, type) and issubclass(annotation, _FLAT_LEAVES):
-        return 0
-    return None
-
-
-def _model_depth(model_cls: type[BaseModel], seen: frozenset[type] = frozenset()) -> int | None:
-    """Most levels of documents and arrays in a dump of ``model_cls`` (the model itself counts
-    one), or None when it has no static bound (free-form or recursive fields, extra fields,
-    custom serializers) or holds a dict (whose keys are data)."""
-    if model_cls in seen or model_cls.model_config.get("extra") == "allow":
-        return None
-    decorators = model_cls.__pydantic_decorators__
-    if decorators.field_serializers or decorators.model_serializers or model_cls.model_computed_fields:
-        return None
-    inner = seen | {model_cls}
-    depths = [_annotation_depth(info.annotation, inner) for info in model_cls.model_fields.values()]
-    if None in depths:
-        return None
-    return 1 + max((d for d in depths if d is not None), default=0)
-
-
 class ModelCodec(Generic[ModelT]):
     """Converts between one model class and engine documents; one instance per backend."""
 
@@ -316,11 +142,12 @@ class ModelCodec(Generic[ModelT]):
         field = model_cls.model_fields.get(ID_FIELD)
         # Beanie documents alias ``id`` to ``_id``; the dump must leave it out either way.
         self._id_keys = {ID_FIELD} | ({field.alias} if field is not None and field.alias else set())
-        # Whether model_dump() output needs no to_engine_value pass (see _native_model).
-        self._native = _native_model(model_cls)
+        schema = model_schema(model_cls)
+        # Whether model_dump() output needs no to_engine_value pass (see ModelSchema.native).
+        self._native = schema.native
         # Float fields to check before a dump of this model may skip the typed-JSON pass (see
         # typed_json.dumps(assume_plain=True)); None: every dump needs the pass.
-        self.plain_json_floats: tuple[str, ...] | None = _plain_json_model(model_cls)
+        self.plain_json_floats: tuple[str, ...] | None = schema.plain_json_floats
         # How from_stored_json puts the id into a model validated from stored JSON: assigned
         # directly when the id field is a plain optional string nothing else validates
         # (the common case: no string splicing), else spliced into the JSON under its key.
@@ -340,7 +167,7 @@ class ModelCodec(Generic[ModelT]):
         self._validate_python = self.result_cls.__pydantic_validator__.validate_python
         # Whether a dump of the model can be nested deeper than MongoDB's limit (or hold keys
         # of the user's choosing); only then is every document walked before it is stored.
-        depth = _model_depth(model_cls)
+        depth = schema.depth
         self._depth_bounded = depth is not None and depth <= MAX_NESTING
 
     def id_of(self, obj: BaseModel) -> str | None:

@@ -21,13 +21,13 @@ silently keep only one side; write ``(User.age >= 18) & (User.age < 65)`` instea
 from __future__ import annotations
 
 import re
-import types
-import typing
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, Union
+from typing import Any, NoReturn
 
 from bson import Regex
 from pydantic import BaseModel
+
+from mindtrace.database.core.schema import model_schema
 
 __all__ = ["FieldPath", "FilterExpr", "ModelFields", "fields", "stored_name"]
 
@@ -127,12 +127,10 @@ class FieldPath:
                 f"use {self._owner}[{name!r}] to build the path {self._path}.{name} anyway"
             )
         for model in self._models:
-            info = model.model_fields.get(name)
-            if info is not None:
+            field = model_schema(model).fields.get(name)
+            if field is not None:
                 return FieldPath(
-                    f"{self._path}.{stored_name(model, name, top_level=False)}",
-                    f"{self._owner}.{name}",
-                    _value_models(info.annotation),
+                    f"{self._path}.{field.stored_name}", f"{self._owner}.{name}", field.value_models
                 )
         valid = list(dict.fromkeys(n for m in self._models for n in m.model_fields))
         raise AttributeError(
@@ -224,46 +222,10 @@ def _value_list(values: Iterable[Any], method: str) -> list[Any]:
 def stored_name(model_cls: type[BaseModel], name: str, *, top_level: bool = True) -> str:
     """The key a field is stored under: its serialisation alias, or its name; a top-level ``id``
     field is stored as ``_id``. Raises ``KeyError`` for an unknown field name."""
-    info = model_cls.model_fields[name]
+    field = model_schema(model_cls).fields[name]
     if top_level and name == _ID_FIELD:
         return "_id"
-    return info.serialization_alias or info.alias or name
-
-
-def _value_models(annotation: Any) -> tuple[type[BaseModel], ...] | None:
-    """The model classes a field's value may be (looking through Optional, unions and
-    containers); None when the value is free-form (dict, Any, unresolved), () for scalars."""
-    models: list[type[BaseModel]] = []
-
-    def visit(tp: Any) -> bool:  # True: free-form, any sub-path is acceptable
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            models.append(tp)
-            return False
-        if (
-            tp is None
-            or tp is Any
-            or tp is object
-            or isinstance(tp, str | typing.ForwardRef | typing.TypeVar)
-        ):
-            return True
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            return visit(typing.get_args(tp)[0])
-        if origin is Union or origin is types.UnionType:
-            return any([visit(arg) for arg in typing.get_args(tp)])
-        container = origin if isinstance(origin, type) else tp if isinstance(tp, type) else None
-        if container is None or issubclass(container, str | bytes):
-            return False
-        if issubclass(container, Mapping):
-            return True
-        if issubclass(container, Iterable):
-            # Arrays: a path into list[Model] reaches the elements' fields, as in MongoDB.
-            return any([visit(arg) for arg in typing.get_args(tp) if arg is not Ellipsis])
-        return False
-
-    if visit(annotation):
-        return None
-    return tuple(dict.fromkeys(models))
+    return field.stored_name
 
 
 class ModelFields:
@@ -281,13 +243,13 @@ class ModelFields:
 
     def __getitem__(self, name: str) -> FieldPath:
         model = self._model
-        info = model.model_fields.get(name)
-        if info is None:
+        field = model_schema(model).fields.get(name)
+        if field is None:
             raise AttributeError(
                 f"{model.__name__} has no field {name!r}; valid fields: "
                 f"{', '.join(model.model_fields) or '(none)'}"
             )
-        return FieldPath(stored_name(model, name), f"{model.__name__}.{name}", _value_models(info.annotation))
+        return FieldPath(stored_name(model, name), f"{model.__name__}.{name}", field.value_models)
 
     def __dir__(self) -> list[str]:
         return list(self._model.model_fields)

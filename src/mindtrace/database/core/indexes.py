@@ -4,7 +4,8 @@ Three spellings are understood, so the same model works on every backend:
 
 * Beanie's ``Indexed``: ``email: Indexed(str, unique=True)`` or
   ``email: Annotated[str, Indexed(unique=True)]`` (also inside ``Optional``). Recognised by the
-  ``_indexed`` attribute Beanie puts on the type or the annotation, so core never imports Beanie.
+  ``_indexed`` attribute Beanie puts on the type or the annotation (read by ``core.schema``), so
+  core never imports Beanie.
 * ``Settings.indexes`` entries as Beanie takes them: a field name, a list of ``(field, direction)``
   pairs, or a ``pymongo.IndexModel`` (anything with an index ``document`` holding ``"key"``).
 * This package's :class:`Index`, for plain Pydantic models: ``Annotated[str, Index(unique=True)]``
@@ -12,18 +13,18 @@ Three spellings are understood, so the same model works on every backend:
 
 Only top-level fields are scanned for annotations (as Beanie does); nested paths such as
 ``"address.city"`` are declared in ``Settings.indexes``. Field names are the stored names
-(aliases when set).
+(aliases when set; see ``core.schema``).
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel
+
+from mindtrace.database.core.schema import model_schema
 
 __all__ = ["Index", "IndexSpec", "index_specs"]
 
@@ -114,28 +115,6 @@ class Index:
         return f"Index({keys}{', ' if keys else ''}unique={self.unique}, name={self.name!r})"
 
 
-def _beanie_marker(annotation: Any, metadata: Iterable[Any]) -> tuple[Any, dict[str, Any]] | None:
-    # Indexed(str, ...) returns a subclass of str carrying ``_indexed``; Indexed(...) alone returns
-    # an annotation object carrying it. Either may sit inside Optional[...] / X | None.
-    for item in metadata:
-        marker = getattr(item, "_indexed", None)
-        if _is_marker(marker):
-            return marker
-    candidates = [annotation]
-    origin = typing.get_origin(annotation)
-    if origin is Union or origin is types.UnionType:
-        candidates = [a for a in typing.get_args(annotation) if a is not type(None)]
-    for candidate in candidates:
-        marker = getattr(candidate, "_indexed", None) if isinstance(candidate, type) else None
-        if _is_marker(marker):
-            return marker
-    return None
-
-
-def _is_marker(marker: Any) -> bool:
-    return isinstance(marker, tuple) and len(marker) == 2 and isinstance(marker[1], Mapping)
-
-
 def _from_options(fields: tuple[tuple[str, Direction], ...], options: Mapping[str, Any]) -> IndexSpec:
     opts = dict(options)
     unique = bool(opts.pop("unique", False))
@@ -176,15 +155,13 @@ def index_specs(model_cls: type[BaseModel]) -> list[IndexSpec]:
     the same keys are merged (unique wins). Raises ``ValueError`` for an entry it cannot read.
     """
     specs: list[IndexSpec] = []
-    for name, info in model_cls.model_fields.items():
-        path = info.alias or name
-        for item in info.metadata:
+    for f in model_schema(model_cls).fields.values():
+        for item in f.metadata:
             if isinstance(item, Index):
-                specs.append(item.spec(path))
-        marker = _beanie_marker(info.annotation, info.metadata)
-        if marker is not None:
-            direction, options = marker
-            specs.append(_from_options(((path, direction),), options))
+                specs.append(item.spec(f.stored_name))
+        if f.beanie_index is not None:
+            direction, options = f.beanie_index
+            specs.append(_from_options(((f.stored_name, direction),), options))
     settings = getattr(model_cls, "Settings", None)
     for entry in getattr(settings, "indexes", None) or ():
         specs.append(_settings_entry(entry))
