@@ -30,6 +30,7 @@ from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to
 from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError, not_found
 from mindtrace.database.core.gc_pause import gc_paused
 from mindtrace.database.core.input_checks import check_collection_name, check_query, is_valid_text
+from mindtrace.database.core.schema import model_schema
 from mindtrace.database.core.upserts import check_upsert
 
 __all__ = [
@@ -249,11 +250,8 @@ def normalize_projection(projection: ProjectionSpec) -> tuple[dict[str, Any] | N
     if projection is None:
         return None, None
     if isinstance(projection, type) and issubclass(projection, BaseModel):
-        fields = {
-            (info.alias or name): 1
-            for name, info in projection.model_fields.items()
-            if name not in ("id", "_id")
-        }
+        schema = model_schema(projection)
+        fields = {field.stored_name: 1 for name, field in schema.fields.items() if name not in ("id", "_id")}
         return fields, Shape(model=projection)
     if isinstance(projection, Mapping):
         if not projection:
