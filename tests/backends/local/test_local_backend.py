@@ -24,7 +24,6 @@ from mindtrace.database import (
 )
 from mindtrace.database.backends.engine_backed import split_pipeline
 from mindtrace.database.backends.local_odm_backend import MAX_DOCUMENT_BYTES, LocalODMBackend
-from mindtrace.database.core.backend import StoredJson
 from tests.backends.local.conftest import MakeBackend
 
 
@@ -237,7 +236,7 @@ def test_model_validate_json_fast_path_matches_the_exact_path(make: MakeBackend)
     text = plains._db.raw_execute("SELECT doc FROM Plain")[0][0]
     assert '"$' not in text  # no tags: Pydantic parses the stored JSON directly
     found = plains._get_doc_sync(stored.id)
-    assert isinstance(found, StoredJson)
+    assert type(found) is tuple
     assert plains.get_sync(stored.id) == plains.codec.from_document(plains.codec.decode_stored(*found))
     assert type(plains.get_sync(stored.id).score) is float
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mindtrace.database.backends.local.sqlite_pushdown import FALSE, sql_and
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
-from mindtrace.database.core.backend import FindQuery, StoredJson
+from mindtrace.database.core.backend import FindQuery
 from mindtrace.database.core.indexes import Index
 from mindtrace.database.query import matches, sort_documents
 
@@ -34,7 +34,7 @@ UTC = dt.UTC
 def engine_docs(backend: LocalODMBackend[Any], query: FindQuery) -> list[dict[str, Any]]:
     """The engine documents ``find`` reads for ``query`` (stored JSON decoded)."""
     return [
-        backend.codec.decode_stored(*found) if isinstance(found, StoredJson) else found
+        backend.codec.decode_stored(*found) if type(found) is tuple else found
         for found in backend._find_docs_sync(query)
     ]
 

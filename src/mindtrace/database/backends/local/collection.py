@@ -35,7 +35,7 @@ from mindtrace.database.backends.local.sqlite_pushdown import (
 )
 from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, CollectionTable, quote_ident
 from mindtrace.database.core import typed_json
-from mindtrace.database.core.backend import FindQuery, Found, StoredJson, UpdateResult
+from mindtrace.database.core.backend import FindQuery, Found, UpdateResult
 from mindtrace.database.core.document import ModelCodec
 from mindtrace.database.core.exceptions import DatabaseError
 from mindtrace.database.query.sort import sort_documents
@@ -44,7 +44,6 @@ from mindtrace.database.query.update import compile_update
 __all__ = ["LocalCollection", "Reader", "TableCollections"]
 
 WRITE_BATCH: Final = 1000  # rows per statement batch inside update_many / delete_many
-_Row = tuple[str, str, "dict[str, Any] | None"]  # (id, stored JSON, decoded doc if already decoded)
 Reader = Callable[[sqlite3.Connection], Any]
 
 
@@ -90,7 +89,7 @@ class LocalCollection:
         self._exact_sql: dict[str, str] = {}  # WHERE text -> windowed SELECT (exact filters)
         # (field, value kind) -> (windowed SELECT, number of value parameters; -1: not a point query)
         self._points: dict[tuple[str, str], tuple[str, int]] = {}
-        self._sql_get = f"SELECT doc FROM {t} WHERE id = ?"
+        self._sql_get = f"SELECT id, doc FROM {t} WHERE id = ?"
         self._sql_insert = f"INSERT INTO {t} (id, doc) VALUES (?, ?)"
         self._sql_replace = f"UPDATE {t} SET doc = ? WHERE id = ?"
         self._sql_delete = f"DELETE FROM {t} WHERE id = ?"
@@ -223,30 +222,30 @@ class LocalCollection:
             sql, params = point
 
             def run_point(db: sqlite3.Connection) -> list[Found]:
-                return [StoredJson(i, t) for i, t in db.execute(sql, params)]
+                return db.execute(sql, params).fetchall()  # (id, text) rows: StoredJson as they are
 
             return run_point, False
         shaper = ResultShaper(query, sort=False, window=False) if query.projection is not None else None
 
         def run(db: sqlite3.Connection) -> list[Found]:
-            rows = self.select(db, query, decode_all=shaper is not None)
+            found = self.select(db, query, decode_all=shaper is not None)
             if shaper is not None:
-                return shaper([r[2] for r in rows if r[2] is not None])  # type: ignore[return-value]
-            return [StoredJson(r[0], r[1]) if r[2] is None else r[2] for r in rows]
+                return shaper(found)  # type: ignore[arg-type, return-value]
+            return found
 
         return run, bool(query.sort)
 
     def find_documents(self, query: FindQuery) -> tuple[Reader, bool]:
         """Like ``find`` without projection, as engine documents (for aggregation)."""
 
-        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            return [r[2] for r in self.select(db, query, decode_all=True) if r[2] is not None]
+        def run(db: sqlite3.Connection) -> list[Found]:
+            return self.select(db, query, decode_all=True)
 
         return run, bool(query.sort)
 
-    def select(self, db: sqlite3.Connection, query: FindQuery, *, decode_all: bool) -> list[_Row]:
-        """Rows matching ``query`` in order, windowed by skip/limit. Row docs are decoded when
-        the engine had to look at them, or for every row with ``decode_all``."""
+    def select(self, db: sqlite3.Connection, query: FindQuery, *, decode_all: bool) -> list[Found]:
+        """Documents matching ``query`` in order, windowed by skip/limit: engine documents where
+        the engine had to look at them (every one with ``decode_all``), else ``(id, text)``."""
         if not query.sort:
             plan, lazy = self.plan(query.filter)
             if plan.exact and plan.where is not FALSE:
@@ -256,8 +255,8 @@ class LocalCollection:
                     self._windowed_sql(plan), (*plan.where.params, window, query.skip)
                 ).fetchall()
                 if decode_all:
-                    return [(i, t, decode(i, t)) for i, t in found]
-                return [(i, t, None) for i, t in found]
+                    return [decode(i, t) for i, t in found]
+                return found
             sort_plan = None
         else:
             plan, lazy, sort_plan = self.sorted_plan(db, query.filter, query.sort)
@@ -271,7 +270,7 @@ class LocalCollection:
             select += " LIMIT ? OFFSET ?"
             params = (*params, -1 if limit is None else limit, skip)
             skip = 0
-        rows: list[_Row] = []
+        rows: list[Found] = []
         cursor = db.execute(select, params)
         try:
             window = not engine_sort
@@ -286,9 +285,10 @@ class LocalCollection:
                 if window and skip:
                     skip -= 1
                     continue
-                if decode_all and doc is None:
-                    doc = decode(doc_id, text)
-                rows.append((doc_id, text, doc))
+                if doc is None:
+                    rows.append(decode(doc_id, text) if decode_all else (doc_id, text))
+                else:
+                    rows.append(doc)
                 if window and limit is not None and len(rows) >= limit:
                     break
         finally:
@@ -300,12 +300,7 @@ class LocalCollection:
     def get(self, id: str) -> Reader:
         """The reader of one document by id (``StoredJson`` or None)."""
         sql = self._sql_get
-
-        def run(db: sqlite3.Connection) -> StoredJson | None:
-            row = db.execute(sql, (id,)).fetchone()
-            return None if row is None else StoredJson(id, row[0])
-
-        return run
+        return lambda db: db.execute(sql, (id,)).fetchone()
 
     # ================================================================== count
     @staticmethod
@@ -560,14 +555,11 @@ class LocalCollection:
 
 
 def _engine_sort(
-    rows: list[_Row], sort: Sequence[tuple[str, int]], skip: int, limit: int | None
-) -> list[_Row]:
-    # sort_documents is stable and returns the same dict objects: map them back to rows.
-    decoded = [r if r[2] is not None else (r[0], r[1], decode(r[0], r[1])) for r in rows]
-    by_identity = {id(r[2]): r for r in decoded}
-    ordered = sort_documents([r[2] for r in decoded if r[2] is not None], list(sort))
+    rows: list[Found], sort: Sequence[tuple[str, int]], skip: int, limit: int | None
+) -> list[Found]:
+    docs: list[dict[str, Any]] = [decode(*r) if type(r) is tuple else r for r in rows]  # type: ignore[misc]
     end = None if limit is None else skip + limit
-    return [by_identity[id(d)] for d in ordered[skip:end]]
+    return sort_documents(docs, list(sort))[skip:end]  # type: ignore[return-value]
 
 
 class TableCollections(Mapping[str, Sequence[Mapping[str, Any]]]):
