@@ -16,8 +16,10 @@ numbers, ``$`` and quotes, hostile values. Properties:
   its disagreements with the engine are counted (figures ``mongo_*``), not asserted — known
   server deviations are covered case by case in tests/backends/mongo.
 
-``make test`` runs a few hundred examples per property; ``make soak`` (marker ``soak``) tens of
-thousands. The number of cases tried is recorded as a figure of each test.
+``make test`` runs a few hundred examples per property, derandomized (the same ones on every run,
+see tests/conftest.py); ``make soak`` (marker ``soak``, profile ``soak``) tens of thousands of fresh
+random ones. Cases found by exploration are pinned with ``@example``. The number of cases tried is
+recorded as a figure of each test.
 """
 
 from __future__ import annotations
