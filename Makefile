@@ -23,7 +23,7 @@ demo: $(STAMP_CORE)
 	$(VENV)/bin/mindtrace-db demo
 
 test: $(STAMP_DEV)
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not soak" tests
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 2 --dist loadgroup -m "not soak" tests
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests bench
@@ -36,7 +36,8 @@ bench: $(STAMP_DEV)
 	$(PY) -m bench
 
 soak: $(STAMP_DEV)
-	$(PY) -m pytest -q -m soak tests/reliability
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -m soak tests/reliability
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -n 2 --dist loadgroup -m "not soak" tests/query tests/differential
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,8 @@
-"""Differential test: generated documents and queries give the same results on Local, Redis and Mongo.
+"""Differential test: generated documents and queries give the same results on every backend.
+
+The backends are those of the conformance registry (``tests/conformance/backends.py:BACKENDS``:
+Local in memory and in a file, MongoDB, Redis and Valkey where installed), so a backend added
+there is compared here too.
 
 Hypothesis generates a small collection (missing fields, nulls, mixed BSON types, arrays, a
 nested document) and then a filter, a sort, an update or a pipeline; every backend stores the
@@ -13,7 +17,7 @@ table replay instead.
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,11 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from mindtrace.database.backends.local_odm_backend import LocalODMBackend
-from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
-from mindtrace.database.backends.redis_odm_backend import RedisODMBackend
 from mindtrace.database.core.backend import MindtraceODMBackend
-from mindtrace.database.testing.mongo_server import MongoTestTarget
+from tests.conformance.backends import BACKENDS
 from tests.query.test_pipeline import canonical
 
 
@@ -182,7 +183,7 @@ def pipelines(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 class Trio:
-    """The same collection on Local, Redis and Mongo."""
+    """The same collection on every backend kind."""
 
     def __init__(self, backends: dict[str, MindtraceODMBackend[Any]]) -> None:
         self.backends = backends
@@ -226,22 +227,22 @@ def unordered_docs(items: list[Any]) -> list[Any]:
     return [_unordered(doc) for doc in stored(items)]
 
 
-@pytest.fixture(scope="module")
-def trio(
-    tmp_path_factory: pytest.TempPathFactory, redis_test_url: str, mongo_test_target: MongoTestTarget
-) -> Iterator[Trio]:
-    backends: dict[str, MindtraceODMBackend[Any]] = {
-        "local": LocalODMBackend(Item, tmp_path_factory.mktemp("differential") / "local.db"),
-        "redis": RedisODMBackend(Item, redis_test_url, key_prefix=f"differential-{uuid.uuid4().hex[:8]}"),
-        "mongo": MongoMindtraceODMBackend(Item, mongo_test_target.url, mongo_test_target.new_database_name()),
-    }
-    for backend in backends.values():
-        backend.initialize_sync()
-    try:
+@pytest.fixture
+def trio(request: pytest.FixtureRequest) -> Iterator[Trio]:
+    """The same collection on every backend kind of the conformance registry (``BACKENDS``).
+
+    Function-scoped, so each kind gets its throwaway database the way the conformance suite makes
+    it (a file in ``tmp_path``, a key prefix, a fresh MongoDB database); Hypothesis runs all of a
+    test's examples on one set (``load`` empties the collection before each)."""
+    with contextlib.ExitStack() as stack:
+        backends: dict[str, MindtraceODMBackend[Any]] = {}
+        for kind, factory in BACKENDS.items():
+            location = stack.enter_context(factory.database(request))
+            backend = factory.open(location, Item)
+            stack.callback(backend.close_sync)
+            backend.initialize_sync()
+            backends[kind] = backend
         yield Trio(backends)
-    finally:
-        for backend in backends.values():
-            backend.close_sync()
 
 
 SETTINGS = settings(
@@ -250,7 +251,7 @@ SETTINGS = settings(
 
 
 def agree(results: dict[str, Any]) -> None:
-    first = results["local"]
+    first = next(iter(results.values()))
     assert all(result == first for result in results.values()), "\n".join(
         f"{name}: {result}" for name, result in results.items()
     )

@@ -13,6 +13,7 @@ from bson import Decimal128, Int64, ObjectId, Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mindtrace.database.core import typed_json
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.query.update import apply_update, compile_update, upsert_seed
 from tests.query.cases import UpdateCase
@@ -47,6 +48,10 @@ def test_update_case(case: UpdateCase) -> None:
         assert same_document(result, case.expected, started=started, finished=finished), (
             f"got {result!r}, expected {case.expected!r}"
         )
+        if case.modified is not None and case.doc is not None:
+            # Local and Redis count a document as modified when its stored form changes.
+            changed = typed_json.dumps(result) != typed_json.dumps(case.doc)
+            assert changed == case.modified, f"stored form changed: {changed}, MongoDB: {case.modified}"
     assert repr(case.doc) == repr(before), "the input document was modified"
 
 

@@ -4,8 +4,9 @@ short/soak variants, and the figures (kills survived, writes verified...) printe
 * ``process_context``: a ``multiprocessing`` context for worker processes. ``forkserver`` with
   the package preloaded, so a worker starts in milliseconds rather than re-importing everything
   (the crash test starts hundreds); workers never inherit an open database connection.
-* ``rng``: a ``random.Random`` seeded from ``$RELIABILITY_SEED`` or at random; the seed is
-  recorded as a figure so that a failing run can be replayed.
+* ``rng``: a ``random.Random`` seeded from ``$RELIABILITY_SEED``, else a fixed seed in
+  ``make test`` and a fresh one in soak variants; the seed is recorded as a figure so that a
+  failing run can be replayed.
 * ``short_and_soak(short, soak)``: two parametrizations of a test, the second marked ``soak``
   (``make test`` runs the short one, ``make soak`` the long one).
 * ``figure(name, value)``: records a measured number for the run's summary (also under xdist).
@@ -26,7 +27,7 @@ import pytest
 from _pytest.mark.structures import ParameterSet
 
 from tests.conformance.backends import BACKENDS, BackendFactory
-from tests.conftest import FIGURE_PREFIX
+from tests.conftest import FIGURE_PREFIX, exploring
 
 T = TypeVar("T")
 
@@ -60,10 +61,21 @@ def process_context() -> WorkerContext:
     return multiprocessing.get_context("spawn")
 
 
+FIXED_SEED = 20240501
+"""The seed of every short variant in ``make test`` (unless ``$RELIABILITY_SEED`` is set)."""
+
+
 @pytest.fixture
 def rng(request: pytest.FixtureRequest, figure: Callable[[str, Any], None]) -> random.Random:
-    """A random source for this test; seed from ``$RELIABILITY_SEED`` else fresh, and recorded."""
-    seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(2**32))
+    """A random source for this test, its seed recorded as a figure: ``$RELIABILITY_SEED`` if set;
+    else a fresh one for soak variants and under the ``soak`` Hypothesis profile (exploration),
+    and ``FIXED_SEED`` otherwise, so ``make test`` draws the same values on every run."""
+    if os.environ.get(SEED_ENV):
+        seed = int(os.environ[SEED_ENV])
+    elif request.node.get_closest_marker("soak") is not None or exploring():
+        seed = random.SystemRandom().randrange(2**32)
+    else:
+        seed = FIXED_SEED
     figure("seed", seed)
     return random.Random(f"{seed}:{request.node.nodeid}")
 

@@ -167,7 +167,7 @@ def test_update_case(db: Database[dict[str, Any]], case: UpdateCase) -> None:
         return
     started = dt.datetime.now(dt.UTC)
     with ERRORS.translate("update"):
-        collection.update_one(case.filter, case.update, **options)
+        outcome = collection.update_one(case.filter, case.update, **options)
     finished = dt.datetime.now(dt.UTC)
     stored = collection.find().to_list()
     assert len(stored) == 1, stored
@@ -177,6 +177,8 @@ def test_update_case(db: Database[dict[str, Any]], case: UpdateCase) -> None:
     assert same_document(result, case.expected, started=started, finished=finished), (
         f"got {result!r}, expected {case.expected!r}"
     )
+    if case.modified is not None:
+        assert outcome.modified_count == int(case.modified), outcome.raw_result
 
 
 _T0 = dt.datetime.now(dt.UTC)

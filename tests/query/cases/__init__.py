@@ -51,7 +51,8 @@ class SortCase:
 class UpdateCase:
     """``update_one(filter, update, upsert=upsert)`` on ``doc`` leaves ``expected`` stored.
 
-    With ``upsert=True`` and ``doc`` None, the case checks the inserted document.
+    With ``upsert=True`` and ``doc`` None, the case checks the inserted document. ``modified``,
+    when not None, is whether MongoDB reports the document as modified (``modified_count``).
     """
 
     name: str
@@ -61,6 +62,7 @@ class UpdateCase:
     filter: dict[str, Any] = field(default_factory=dict)
     upsert: bool = False
     mongo_xfail: str | None = None
+    modified: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bson.decimal128 import create_decimal128_context
 
 from mindtrace.database.query.bson_text import INT32_MAX, INT32_MIN
 
-__all__ = ["add_numbers", "bitwise", "is_integral", "multiply_numbers"]
+__all__ = ["add_numbers", "bitwise", "is_integral", "multiply_numbers", "same_number"]
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -100,6 +100,25 @@ def add_numbers(a: Any, b: Any) -> Any:
 def multiply_numbers(a: Any, b: Any) -> Any:
     """``a * b`` with MongoDB's result type, or None when an int64 result would overflow."""
     return _arith(a, b, "multiply")
+
+
+def same_number(a: Any, b: Any) -> bool:
+    """Whether two numbers have the same BSON type and compare equal — the test ``$inc`` and
+    ``$mul`` use to decide that a result changes nothing (MongoDB's ``SafeNum::isIdentical``).
+
+    Weaker than bit equality: ``-0.0`` and ``0.0`` are the same, and so are ``Decimal("1.5")``
+    and ``Decimal("1.50")``; so ``{"$inc": {"x": 0}}`` keeps a stored ``-0.0`` as it is, as
+    MongoDB does. A NaN is never the same as anything (MongoDB rewrites it and counts the
+    document as modified); int32 and int64 are different types even when equal.
+    """
+    kind = _kind(a)
+    if kind != _kind(b):
+        return False
+    if kind == _DECIMAL:
+        x, y = _to_decimal(a), _to_decimal(b)
+        # Decimal's == raises on a signalling NaN; a NaN of either kind is never "the same".
+        return not (x.is_nan() or y.is_nan()) and x == y
+    return bool(a == b)
 
 
 def bitwise(op: str, a: int, b: int) -> int:

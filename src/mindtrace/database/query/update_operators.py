@@ -20,6 +20,7 @@ from mindtrace.database.query.bson_arithmetic import (
     bitwise,
     is_integral,
     multiply_numbers,
+    same_number,
 )
 from mindtrace.database.query.bson_text import render_element, render_value
 from mindtrace.database.query.compare import (
@@ -154,6 +155,10 @@ class _ArithmeticModifier(Modifier):
                 "fit in a 64-bit integer; store the field as a double or decimal instead",
                 self.operator,
             )
+        if same_number(result, existing):
+            # MongoDB leaves the stored value alone (and the document unmodified) when the result
+            # is "identical": so $inc 0 keeps a -0.0, and $inc of a decimal 0.00 keeps 1.5.
+            return NO_CHANGE
         return result
 
     def missing_value(self) -> Any:

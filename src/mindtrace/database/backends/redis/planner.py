@@ -10,7 +10,8 @@ Pushed down:
 * equality and ``$in`` on a single-field unique index -> its claims hash (``HMGET``): such an
   index keeps no sorted set, so it answers nothing else.
 * equality and ``$in`` on scalars, and ``$gt/$gte/$lt/$lte`` on numbers, strings, dates,
-  ObjectIds and binaries, on the leading fields of a declared index -> ``ZRANGEBYLEX`` ranges.
+  ObjectIds and binaries, on the leading fields of a declared index -> ``ZRANGEBYLEX`` ranges
+  (one bound per field: a lower and an upper bound may hold for different array elements).
 * a sort whose first key leads an index, with a limit -> walk that index in order and stop once
   enough documents matched (only while no document holds an array or sub-document there).
 
@@ -203,7 +204,11 @@ def _range_for(prefix: bytes, cond: _FieldConditions) -> tuple[LexRange, ...] | 
     if not (cond.has_lower or cond.has_upper):
         return None
     lower_rank = type_rank(cond.lower) if cond.has_lower else None
-    upper_rank = type_rank(cond.upper) if cond.has_upper else None
+    # Both bounds are never intersected: on an array each may hold for another element
+    # ({"a": {"$gt": 15, "$lt": 20}} matches a: [14, 21]), and an index cannot tell whether a
+    # field holds arrays (MongoDB likewise keeps one bound on a multikey index). The lower bound
+    # (up to the end of its type) is used; the engine checks the upper one on every candidate.
+    upper_rank = type_rank(cond.upper) if cond.has_upper and lower_rank is None else None
     rank = lower_rank if lower_rank is not None else upper_rank
     assert rank is not None
     if lower_rank is not None:
