@@ -61,6 +61,9 @@ def test_the_rewrite_keeps_index_friendly_stages_first_and_the_input_intact() ->
     assert [next(iter(s)) for s in out[2:]] == ["$set", "$set", "$lookup", "$unset", "$set"]
     # Nothing after the leading stages: nothing to convert (the top-level _id is converted on read).
     assert ids_as_strings(pipeline[:2]) == pipeline[:2]
+    # In a sub-pipeline, the conversion comes first, after the stages that must be first.
+    _, union = ids_as_strings([{"$unionWith": {"pipeline": [{"$documents": [{"a": 1}]}, {"$match": {}}]}}])
+    assert [next(iter(s)) for s in union["$unionWith"]["pipeline"]] == ["$documents", "$set", "$match"]
 
 
 async def test_union_facet_and_graph_lookup_give_string_ids(mongo: Setup) -> None:

@@ -31,15 +31,16 @@ from typing import Any, Final
 
 __all__ = ["ids_as_strings"]
 
-# Stages that leave ``_id`` the stored document's id and may use its index, and stages that must
-# come first in a pipeline: the conversion goes after them.
-_LEADING: Final = frozenset(
+# Stages that must come first in a pipeline (or a sub-pipeline).
+_FIRST: Final = frozenset(
     {
-        "$match", "$sort", "$skip", "$limit", "$sample", "$geoNear", "$search", "$searchMeta",
-        "$vectorSearch", "$collStats", "$indexStats", "$planCacheStats", "$listSearchIndexes",
-        "$changeStream", "$documents",
+        "$geoNear", "$search", "$searchMeta", "$vectorSearch", "$collStats", "$indexStats",
+        "$planCacheStats", "$listSearchIndexes", "$changeStream", "$documents",
     }
 )  # fmt: skip
+# The conversion goes after these: stages that leave ``_id`` the stored document's id and may
+# use its index, and the stages that must come first.
+_LEADING: Final = _FIRST | {"$match", "$sort", "$skip", "$limit", "$sample"}
 _WRITES: Final = frozenset({"$out", "$merge"})
 _JOIN_KEY: Final = "__mindtrace_id_join"
 
@@ -120,15 +121,22 @@ def ids_as_strings(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _nested(pipeline: Any, convert: bool, keys: Iterator[str], *, foreign: bool) -> Any:
     # A sub-pipeline: over another collection's documents (``foreign``), whose ids are converted
-    # first, or over the current ones ($facet), converted already.
+    # first (before a ``$match`` too: its conditions on ``_id`` then compare strings, as in the
+    # engine), or over the current ones ($facet), converted already.
     if not isinstance(pipeline, list):
         return pipeline  # the server reports the malformed stage
-    out: list[dict[str, Any]] = [_ID_AS_STRING] if foreign and convert else []
+    out: list[dict[str, Any]] = []
+    pending = foreign and convert
     for stage in pipeline:
-        if isinstance(stage, dict) and len(stage) == 1:
-            out.extend(_stage(stage, convert, keys))
-        else:
+        if not (isinstance(stage, dict) and len(stage) == 1):
             out.append(stage)
+            continue
+        if pending and next(iter(stage)) not in _FIRST:
+            out.append(_ID_AS_STRING)
+            pending = False
+        out.extend(_stage(stage, convert, keys))
+    if pending:
+        out.append(_ID_AS_STRING)
     return out
 
 
