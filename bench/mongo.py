@@ -2,12 +2,17 @@
 
 All three run against the same server in the same process: ``MONGODB_URI`` when set, else a
 throwaway SecantusDB. Operations: ``get`` and ``insert`` (one document per call), ``insert_many``
-of 1k and 10k documents, and a ``find`` returning 1k documents. Each measurement is the best of
+of 1k and 10k documents, a ``find`` returning 1k documents, and an ``update_many`` (``$inc``) over
+1k documents — a verified read-modify-write on the backend (it reads, validates and
+compares-and-sets each document, see ``backends/mongo/updates.py``), one server-side command for
+the others. Each measurement is the best of
 several rounds (the machine is shared), reported per operation or per document, with the ratios
 the targets are stated in:
 
 * backend / raw PyMongo for ``get`` and ``insert`` (target: at most 1.3);
-* backend throughput / plain Beanie throughput for ``insert_many`` (target: at least 2).
+* backend throughput / plain Beanie throughput for ``insert_many`` (target: at least 2);
+* backend / raw PyMongo for ``update_many`` (reported: the price of never storing a document the
+  model rejects; no target).
 
 Run it with ``python -m bench.mongo`` (``--quick`` for a smoke run, ``--url`` for a server);
 ``bench/__main__.py`` calls :func:`main`, or :func:`run` for the results as data.
@@ -200,6 +205,20 @@ class Contenders:
                 assert len(found) == 1000, len(found)
         return clock.timing
 
+    async def update_many(self, who: str, calls: int) -> Timing:
+        """``$inc`` on every one of the 1k documents, ``calls`` times; per document updated."""
+        with Clock(calls * 1000) as clock:
+            for _ in range(calls):
+                if who == "backend":
+                    modified = (await self.backend.update_many({}, {"$inc": {"value": 1}})).modified_count
+                elif who == "pymongo":
+                    modified = (await self.raw.update_many({}, {"$inc": {"value": 1}})).modified_count
+                else:
+                    result = await BeanieBenchDoc.find_all().update({"$inc": {"value": 1}})
+                    modified = getattr(result, "modified_count", 1000)
+                assert modified == 1000, modified
+        return clock.timing
+
 
 CONTENDERS = ("backend", "pymongo", "beanie")
 
@@ -223,6 +242,9 @@ async def run(url: str, *, quick: bool = False) -> list[Result]:
         ids = {who: await bench.ids(who) for who in CONTENDERS}
         results += await best_of(rounds, lambda who: bench.get(who, ids[who], single), "get", "op")
         results += await best_of(rounds, lambda who: bench.find(who, 3 if quick else 10), "find 1k", "call")
+        results += await best_of(
+            rounds, lambda who: bench.update_many(who, 1 if quick else 3), "update_many 1k", "doc"
+        )
     finally:
         await bench.close()
     return results
@@ -273,6 +295,13 @@ def report(results: list[Result]) -> str:
         ratio = _ratio(by, op, "backend", "pymongo", "wall")
         lines.append(f"  {op:<15} backend/pymongo = {ratio:.2f}  {'met' if ratio <= 1.3 else 'missed'}")
     for op in operations:
+        if op.startswith("update_many"):
+            ratio = _ratio(by, op, "backend", "pymongo", "wall")
+            cpu = _ratio(by, op, "backend", "pymongo", "cpu")
+            lines.append(
+                f"  {op:<15} backend/pymongo = {ratio:.2f} (client CPU {cpu:.2f}x): read, validate and "
+                "compare-and-set per document vs one server-side command (no target)"
+            )
         if op.startswith("insert_many"):
             ratio = _ratio(by, op, "beanie", "backend", "wall")
             cpu = _ratio(by, op, "beanie", "backend", "cpu")

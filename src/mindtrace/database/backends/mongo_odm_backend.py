@@ -16,8 +16,8 @@ require_extra("mongo", "beanie", "pymongo")
 
 import asyncio
 import dataclasses
-import datetime as dt
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,17 +25,22 @@ from typing import Any, TypeVar
 from beanie import Document, init_beanie
 from beanie.odm.utils.find import construct_lookup_queries
 from bson import ObjectId
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from pymongo.synchronous.collection import Collection
+from pymongo.synchronous.command_cursor import CommandCursor
+from pymongo.synchronous.cursor import Cursor
 
 from mindtrace.database.backends.mongo.bindings import SHARED_BINDINGS, BeanieBindings
 from mindtrace.database.backends.mongo.bson_types import (
+    AGGREGATE_CODEC_OPTIONS,
     CODEC_OPTIONS,
-    aware_fields,
+    DatetimeShape,
     filter_to_bson,
     from_bson,
     pipeline_to_bson,
@@ -51,6 +56,17 @@ from mindtrace.database.backends.mongo.document import (
 )
 from mindtrace.database.backends.mongo.errors import MongoErrorContext
 from mindtrace.database.backends.mongo.indexes import index_models
+from mindtrace.database.backends.mongo.pipelines import ids_as_strings
+from mindtrace.database.backends.mongo.updates import (
+    Insert,
+    Pause,
+    Read,
+    Request,
+    UpdatePlan,
+    Write,
+    WriteReply,
+    update_plan,
+)
 from mindtrace.database.core.backend import (
     FindQuery,
     Found,
@@ -101,7 +117,9 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     rebinding the class (see ``backends.mongo.bindings``).
 
     Datetimes are stored as UTC instants with millisecond precision and come back naive (in UTC),
-    except in fields declared ``AwareDatetime``; see ``docs/mongo.md``.
+    except where the model declares ``AwareDatetime`` (at any depth) and in aggregation results
+    (aware, UTC). ``update_many`` never stores a document the model rejects (a verified
+    compare-and-set per document, see ``backends.mongo.updates``). See ``docs/mongo.md``.
 
     Any other keyword is a PyMongo client option, e.g. ``serverSelectionTimeoutMS=2000,
     socketTimeoutMS=2000`` to bound how long a call may wait for an unreachable server (PyMongo's
@@ -137,7 +155,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         self._bindings = bindings if bindings is not None else SHARED_BINDINGS
         self._indexes = index_models(model_cls)
         self._links = link_fields(model_cls)  # name -> (stored name, is a BackLink)
-        self._aware = aware_fields(model_cls)
+        self._datetimes = DatetimeShape(model_cls)
         self._lock = threading.Lock()
         self._indexes_ready = not self._indexes
         self._sync_collection: Collection[_Doc] | None = None
@@ -243,7 +261,9 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                 doc.pop(stored, None)
             else:
                 doc[stored] = stored_link_value(getattr(obj, name, None))
-        return doc
+        # What insert() and update() return is then what a read gives back: UTC, aware only
+        # where the model declares it (BSON keeps neither the offset nor the awareness).
+        return self._datetimes.as_stored(doc)
 
     def _find_query(
         self, filters: Sequence[Any], sort: SortSpec, skip: int, limit: int | None, projection: ProjectionSpec
@@ -256,13 +276,26 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         return query, shape
 
     def _engine(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A stored document as an engine document of this model (string id, aware fields in UTC)."""
-        from_bson(doc)
-        for name in self._aware:
-            value = doc.get(name)
-            if isinstance(value, dt.datetime) and value.tzinfo is None:
-                doc[name] = value.replace(tzinfo=dt.UTC)
-        return doc
+        """A stored document as an engine document of this model, in place (string id, UTC on
+        the datetimes the model declares aware)."""
+        return self._datetimes.attach_utc(from_bson(doc))
+
+    def _check_update_result(self, doc: dict[str, Any]) -> None:
+        # Only what the model can read back may be stored (the wording of Local and Redis).
+        self.codec.check_stored(doc)
+        try:
+            self.codec.from_document(doc)
+        except ValidationError as e:
+            raise QueryError(
+                f"the update would leave document {doc.get('_id')!r} of collection "
+                f"{self.collection_name!r} invalid for {self.model_cls.__name__}: "
+                f"{e.errors(include_url=False)!r}; fix the update"
+            ) from e
+
+    def _update_plan(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdatePlan:
+        return update_plan(
+            filter, update, upsert, engine=self._engine, check=self._check_update_result, errors=self._errors
+        )
 
     def _find_args(self, query: FindQuery) -> dict[str, Any]:
         return {
@@ -296,10 +329,26 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             pipeline.append({"$project": query.projection})
         return pipeline
 
-    def _wants_links(self, fetch_links: bool) -> bool:
-        return fetch_links and bool(self._links)
-
     # ----------------------------------------------------------------- public overrides
+    def _find_query_with(
+        self,
+        filters: Sequence[Any],
+        *,
+        sort: SortSpec,
+        skip: int,
+        limit: int | None,
+        projection: ProjectionSpec,
+        projection_model: type[BaseModel] | None,
+        fetch_links: bool,
+    ) -> tuple[FindQuery, _Shape | None]:
+        # Beanie's options, translated into the request every find primitive takes.
+        query, shape = self._find_query(
+            filters, sort, skip, limit, _one_projection(projection, projection_model)
+        )
+        if fetch_links:
+            query = dataclasses.replace(query, fetch_links=True)
+        return query, shape
+
     async def find(
         self,
         *filters: Any,
@@ -318,15 +367,16 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         by the linked documents (one aggregation with ``$lookup``). Raises ``QueryError`` for an
         invalid query, including when both ``projection`` and ``projection_model`` are given.
         """
-        projection = _one_projection(projection, projection_model)
-        if not self._wants_links(fetch_links):
-            return await super().find(*filters, sort=sort, skip=skip, limit=limit, projection=projection)
-        query, shape = self._find_query(filters, sort, skip, limit, projection)
-        collection = await self._acollection()
-        with self._errors.translate("find"):
-            cursor = await collection.aggregate(self._links_pipeline(query))
-            docs = await cursor.to_list()
-        return self._shape([self._engine(d) for d in docs], shape)
+        query, shape = self._find_query_with(
+            filters,
+            sort=sort,
+            skip=skip,
+            limit=limit,
+            projection=projection,
+            projection_model=projection_model,
+            fetch_links=fetch_links,
+        )
+        return self._shape(await self._find_docs(query), shape)
 
     def find_sync(
         self,
@@ -339,14 +389,16 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         fetch_links: bool = False,
     ) -> list[Any]:
         """Blocking twin of ``find``."""
-        projection = _one_projection(projection, projection_model)
-        if not self._wants_links(fetch_links):
-            return super().find_sync(*filters, sort=sort, skip=skip, limit=limit, projection=projection)
-        query, shape = self._find_query(filters, sort, skip, limit, projection)
-        collection = self._scollection()
-        with self._errors.translate("find"):
-            docs = list(collection.aggregate(self._links_pipeline(query)))
-        return self._shape([self._engine(d) for d in docs], shape)
+        query, shape = self._find_query_with(
+            filters,
+            sort=sort,
+            skip=skip,
+            limit=limit,
+            projection=projection,
+            projection_model=projection_model,
+            fetch_links=fetch_links,
+        )
+        return self._shape(self._find_docs_sync(query), shape)
 
     # ----------------------------------------------------------------- async primitives
     async def _initialize(self) -> None:
@@ -372,13 +424,20 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     async def _find_docs(self, query: FindQuery) -> list[Found]:
         collection = await self._acollection()
         with self._errors.translate("find"):
-            docs = await collection.find(**self._find_args(query)).to_list()
+            if query.fetch_links and self._links:
+                docs = await (await collection.aggregate(self._links_pipeline(query))).to_list()
+            else:
+                docs = await collection.find(**self._find_args(query)).to_list()
         return [self._engine(d) for d in docs]
 
     async def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
         collection = await self._acollection()
         with self._errors.translate("iterate"):
-            cursor = collection.find(**self._find_args(query), batch_size=batch_size)
+            cursor: AsyncCursor[_Doc] | AsyncCommandCursor[_Doc]
+            if query.fetch_links and self._links:
+                cursor = await collection.aggregate(self._links_pipeline(query), batchSize=batch_size)
+            else:
+                cursor = collection.find(**self._find_args(query), batch_size=batch_size)
             try:
                 async for doc in cursor:
                     yield self._engine(doc)
@@ -397,10 +456,17 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         return result.matched_count > 0
 
     async def _update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
+        plan = self._update_plan(filter, update, upsert)
         collection = await self._acollection()
         with self._errors.translate("update_many"):
-            result = await collection.update_many(filter_to_bson(filter), update, upsert=upsert)
-        return _update_result(result.matched_count, result.modified_count, result.upserted_id)
+            reply: Any = None
+            while True:
+                try:
+                    request = plan.send(reply)
+                except StopIteration as done:
+                    result: UpdateResult = done.value
+                    return result
+                reply = await _perform(collection, request)
 
     async def _delete(self, id: str) -> bool:
         collection = await self._acollection()
@@ -415,9 +481,9 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         return result.deleted_count
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        collection = await self._acollection()
+        collection = (await self._acollection()).with_options(codec_options=AGGREGATE_CODEC_OPTIONS)
         with self._errors.translate("aggregate"):
-            cursor = await collection.aggregate(pipeline_to_bson(pipeline))
+            cursor = await collection.aggregate(ids_as_strings(pipeline_to_bson(pipeline)))
             docs = await cursor.to_list()
         return [from_bson(d) for d in docs]
 
@@ -456,13 +522,20 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     def _find_docs_sync(self, query: FindQuery) -> list[Found]:
         collection = self._scollection()
         with self._errors.translate("find"):
-            docs = collection.find(**self._find_args(query)).to_list()
+            if query.fetch_links and self._links:
+                docs = collection.aggregate(self._links_pipeline(query)).to_list()
+            else:
+                docs = collection.find(**self._find_args(query)).to_list()
         return [self._engine(d) for d in docs]
 
     def _iterate_docs_sync(self, query: FindQuery, batch_size: int) -> Iterator[dict[str, Any]]:
         collection = self._scollection()
         with self._errors.translate("iterate"):
-            cursor = collection.find(**self._find_args(query), batch_size=batch_size)
+            cursor: Cursor[_Doc] | CommandCursor[_Doc]
+            if query.fetch_links and self._links:
+                cursor = collection.aggregate(self._links_pipeline(query), batchSize=batch_size)
+            else:
+                cursor = collection.find(**self._find_args(query), batch_size=batch_size)
             try:
                 for doc in cursor:
                     yield self._engine(doc)
@@ -481,10 +554,17 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         return result.matched_count > 0
 
     def _update_many_sync(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
+        plan = self._update_plan(filter, update, upsert)
         collection = self._scollection()
         with self._errors.translate("update_many"):
-            result = collection.update_many(filter_to_bson(filter), update, upsert=upsert)
-        return _update_result(result.matched_count, result.modified_count, result.upserted_id)
+            reply: Any = None
+            while True:
+                try:
+                    request = plan.send(reply)
+                except StopIteration as done:
+                    result: UpdateResult = done.value
+                    return result
+                reply = _perform_sync(collection, request)
 
     def _delete_sync(self, id: str) -> bool:
         collection = self._scollection()
@@ -499,9 +579,9 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         return result.deleted_count
 
     def _aggregate_sync(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        collection = self._scollection()
+        collection = self._scollection().with_options(codec_options=AGGREGATE_CODEC_OPTIONS)
         with self._errors.translate("aggregate"):
-            docs = collection.aggregate(pipeline_to_bson(pipeline)).to_list()
+            docs = collection.aggregate(ids_as_strings(pipeline_to_bson(pipeline))).to_list()
         return [from_bson(d) for d in docs]
 
     def _close_sync(self) -> None:
@@ -553,11 +633,52 @@ def _one_projection(projection: ProjectionSpec, projection_model: type[BaseModel
     return projection_model
 
 
-def _update_result(matched: int, modified: int, upserted_id: Any) -> UpdateResult:
-    return UpdateResult(
-        matched_count=matched,
-        modified_count=modified,
-        upserted_id=None if upserted_id is None else str(upserted_id),
+# Documents per batch when update_many reads what it will update: all of them are held anyway,
+# so as few round trips as the server's 16 MiB reply limit allows.
+_READ_BATCH = 100_000
+
+
+async def _perform(collection: AsyncCollection[_Doc], request: Request) -> Any:
+    """One request of an update plan (see ``backends.mongo.updates``), on the async driver."""
+    if isinstance(request, Read):
+        return await collection.find(request.filter, batch_size=_READ_BATCH).to_list()
+    if isinstance(request, Write):
+        try:
+            result = await collection.bulk_write(request.ops, ordered=False)
+        except BulkWriteError as e:
+            return _write_reply(e)
+        return WriteReply(result.matched_count, result.modified_count, [])
+    if isinstance(request, Insert):
+        await collection.insert_one(request.doc)
+        return None
+    assert isinstance(request, Pause)
+    await asyncio.sleep(request.seconds)
+    return None
+
+
+def _perform_sync(collection: Collection[_Doc], request: Request) -> Any:
+    """Blocking twin of ``_perform``."""
+    if isinstance(request, Read):
+        return collection.find(request.filter, batch_size=_READ_BATCH).to_list()
+    if isinstance(request, Write):
+        try:
+            result = collection.bulk_write(request.ops, ordered=False)
+        except BulkWriteError as e:
+            return _write_reply(e)
+        return WriteReply(result.matched_count, result.modified_count, [])
+    if isinstance(request, Insert):
+        collection.insert_one(request.doc)
+        return None
+    assert isinstance(request, Pause)
+    time.sleep(request.seconds)
+    return None
+
+
+def _write_reply(e: BulkWriteError) -> WriteReply:
+    if e.details.get("writeConcernErrors"):
+        raise e  # not a statement's failure: translated as any bulk write error
+    return WriteReply(
+        int(e.details.get("nMatched", 0)), int(e.details.get("nModified", 0)), e.details["writeErrors"]
     )
 
 

@@ -73,7 +73,7 @@ class FindQuery:
     skip: int = 0
     limit: int | None = None
     projection: dict[str, Any] | None = None
-    fetch_links: bool = False
+    fetch_links: bool = False  # resolve Beanie links (MongoDB); other backends have none to resolve
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, create_model
 from pydantic_core import MultiHostUrl, Url
 
 from mindtrace.database.core import typed_json
+from mindtrace.database.core.datetimes import to_milliseconds
 from mindtrace.database.core.input_checks import MAX_NESTING, check_document
 from mindtrace.database.core.schema import model_schema
 
@@ -82,6 +83,8 @@ def to_engine_value(value: Any) -> Any:
     """Replace the Python values the engine does not compare (Enum, tuple, set, models, URLs,
     paths) recursively. Returns ``value`` itself when nothing needed replacing at the top."""
     t = type(value)
+    if t is dt.datetime:
+        return to_milliseconds(value)  # one precision on every store: see core.datetimes
     if t in _ENGINE_LEAVES:
         return value
     if t is dict:

@@ -140,17 +140,23 @@ class MongoErrorContext:
         if first is None:
             concern = (e.details.get("writeConcernErrors") or [{}])[0]
             first = concern
-        code = first.get("code")
-        message = str(first.get("errmsg") or e)
+        raise self.write_error(first, operation, str(e)) from e
+
+    def write_error(
+        self, error: Mapping[str, Any], operation: str, fallback: str = ""
+    ) -> DocumentTooLargeError | QueryError:
+        """The error for one failed statement of a bulk write (not a duplicate key: see ``duplicate``)."""
+        code = error.get("code")
+        message = str(error.get("errmsg") or fallback)
         if code in _TOO_LARGE_CODES:
-            raise self.too_large(message) from e
+            return self.too_large(message)
         found = _OPERATOR.search(message)
-        raise QueryError(
+        return QueryError(
             f"MongoDB rejected {operation} on collection {self.collection!r}: {message} (code {code}). "
             "Fix the documents or update.",
             operator=found.group(0) if found else None,
             code=code,
-        ) from e
+        )
 
     def duplicate(
         self,
