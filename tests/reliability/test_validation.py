@@ -192,35 +192,25 @@ INVALIDATING_UPDATES: list[Any] = [
 
 @pytest.mark.parametrize("update", INVALIDATING_UPDATES, ids=repr)
 def test_update_many_that_would_invalidate_documents(store: Store, update: Any) -> None:
-    """Local and Redis: ``QueryError`` naming the model, nothing written — even when only the
-    last matching document would become invalid. MongoDB cannot check: the update is applied
-    and reading the document back raises ``ValidationError`` (docs/decisions.md)."""
+    """Every store: ``QueryError`` naming the model, nothing written — even when only the last
+    matching document would become invalid (MongoDB included: docs/decisions.md)."""
     people = store.open(Person)
     people.insert_many_sync([Person(name="a", age=1, tags=["t"]), Person(name="b", age=2, tags=["t"])])
     before = _state(people)
-    if store.engine_based:
-        with pytest.raises(QueryError, match="invalid for Person"):
-            people.update_many_sync({}, update)
-        with pytest.raises(QueryError, match="invalid for Person"):
-            people.update_many_sync({"name": "zzz"}, update, upsert=True)
-        assert _state(people) == before
-        assert len(people.all_sync()) == 2
-        return
-    result = people.update_many_sync({"name": "b"}, update)
-    assert result.matched_count == 1
-    with pytest.raises(ValidationError):
-        people.all_sync()
-    assert people.find_sync({"name": "a"})[0].age == 1  # the other document still reads back
+    with pytest.raises(QueryError, match="invalid for Person"):
+        people.update_many_sync({}, update)
+    with pytest.raises(QueryError, match="invalid for Person"):
+        people.update_many_sync({"name": "zzz"}, update, upsert=True)
+    assert _state(people) == before
+    assert len(people.all_sync()) == 2
 
 
-def test_update_many_mixing_valid_and_invalid_results_writes_nothing_on_local_and_redis(store: Store) -> None:
+def test_update_many_mixing_valid_and_invalid_results_writes_nothing(store: Store) -> None:
     people = store.open(Person)
     people.insert_many_sync([Person(name=str(i), age=i) for i in range(50)])
     before = _state(people)
     # Documents 0-48 get a valid age, document 49 an invalid one.
     update = [{"$set": {"age": {"$cond": [{"$eq": ["$name", "49"]}, "forty-nine", {"$add": ["$age", 100]}]}}}]
-    if not store.engine_based:
-        pytest.skip(reason="MongoDB applies updates per document and cannot validate them")
     with pytest.raises(QueryError, match="invalid for Person"):
         people.update_many_sync({}, update)
     assert _state(people) == before

@@ -82,7 +82,7 @@ SCALARS: list[Any] = [
     dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))),
     dt.datetime(2024, 1, 1, 10, tzinfo=UTC),
     dt.date(2024, 1, 1),
-    dt.datetime(1999, 12, 31, 23, 59, 59, 999999),
+    dt.datetime(1999, 12, 31, 23, 59, 59, 999000),
     uuid.UUID(int=7),
     ObjectId("000000000000000000000007"),
     b"\x00x",

@@ -49,7 +49,7 @@ SCALARS: list[Any] = [
     "", "a", "a\x00", "a\x00b", "ab", "b", "é", "\uffff", LONG + "a", LONG + "b", LONG,
     True, False,
     dt.datetime(2024, 1, 1, 12, tzinfo=UTC), dt.datetime(2024, 1, 1, 14, tzinfo=PLUS2),
-    dt.datetime(2024, 1, 1, 12, 0, 0, 1), dt.datetime(1960, 5, 5), dt.date(2024, 1, 1),
+    dt.datetime(2024, 1, 1, 12, 0, 0, 1000), dt.datetime(1960, 5, 5), dt.date(2024, 1, 1),
     b"", b"\x00", b"a", b"ab", ObjectId("65f0c3aa0000000000000000"), ObjectId("65f0c3ab0000000000000000"),
     uuid.UUID(int=5), None,
 ]  # fmt: skip
