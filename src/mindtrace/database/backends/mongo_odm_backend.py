@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from beanie import Document, init_beanie
 from beanie.odm.utils.find import construct_lookup_queries
 from bson import ObjectId
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
@@ -36,6 +36,7 @@ from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.command_cursor import CommandCursor
 from pymongo.synchronous.cursor import Cursor
 
+from mindtrace.database.backends.engine_backed import DocumentRules
 from mindtrace.database.backends.mongo.bindings import SHARED_BINDINGS, BeanieBindings
 from mindtrace.database.backends.mongo.bson_types import (
     AGGREGATE_CODEC_OPTIONS,
@@ -150,6 +151,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         self.db_uri = db_uri
         self.db_name = db_name
         self._errors = MongoErrorContext(self.collection_name, db_uri)
+        self._rules = DocumentRules(self.codec)
         self._clients = clients if clients is not None else SHARED_CLIENTS
         self._client_options = client_options
         self._bindings = bindings if bindings is not None else SHARED_BINDINGS
@@ -280,21 +282,9 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         the datetimes the model declares aware)."""
         return self._datetimes.attach_utc(from_bson(doc))
 
-    def _check_update_result(self, doc: dict[str, Any]) -> None:
-        # Only what the model can read back may be stored (the wording of Local and Redis).
-        self.codec.check_stored(doc)
-        try:
-            self.codec.from_document(doc)
-        except ValidationError as e:
-            raise QueryError(
-                f"the update would leave document {doc.get('_id')!r} of collection "
-                f"{self.collection_name!r} invalid for {self.model_cls.__name__}: "
-                f"{e.errors(include_url=False)!r}; fix the update"
-            ) from e
-
     def _update_plan(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdatePlan:
         return update_plan(
-            filter, update, upsert, engine=self._engine, check=self._check_update_result, errors=self._errors
+            filter, update, upsert, engine=self._engine, rules=self._rules, errors=self._errors
         )
 
     def _find_args(self, query: FindQuery) -> dict[str, Any]:

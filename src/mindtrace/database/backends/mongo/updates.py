@@ -34,20 +34,18 @@ from decimal import Decimal
 from typing import Any, Final
 
 import bson
-from bson import ObjectId
 from pymongo import UpdateOne
 
+from mindtrace.database.backends.engine_backed import DocumentRules, upsert_document
 from mindtrace.database.backends.mongo.bson_types import CODEC_OPTIONS, filter_to_bson, to_bson
 from mindtrace.database.backends.mongo.errors import DUPLICATE_KEY_CODES, MongoErrorContext
 from mindtrace.database.core.backend import UpdateResult
-from mindtrace.database.core.document import is_valid_id, new_id
 from mindtrace.database.core.exceptions import (
     DocumentTooLargeError,
     DuplicateInsertError,
-    QueryError,
     WriteConflictError,
 )
-from mindtrace.database.query.update import compile_update, upsert_seed
+from mindtrace.database.query.update import compile_update
 
 __all__ = ["Insert", "Pause", "Read", "Write", "WriteReply", "update_plan"]
 
@@ -164,39 +162,28 @@ def update_plan(
     upsert: bool,
     *,
     engine: Callable[[dict[str, Any]], dict[str, Any]],
-    check: Callable[[dict[str, Any]], None],
+    rules: DocumentRules,
     errors: MongoErrorContext,
 ) -> UpdatePlan:
     """The requests of one ``update_many(filter, update, upsert=...)``; returns its result.
 
     ``filter`` and ``update`` are in engine form (see ``core.backend``). ``engine`` turns a
     document read from the server into an engine document in place (string ``_id``, UTC on
-    aware datetimes); ``check`` raises ``QueryError`` for a document the model rejects.
+    aware datetimes); ``rules`` check every result against the model (``QueryError``) and
+    build an upsert's document, as on Local and Redis.
     Raises ``QueryError`` (invalid update, rejected document: nothing written),
     ``DuplicateInsertError`` (a new version breaks a unique index: that document is left as it
     was, the others are written), ``DocumentTooLargeError``, ``WriteConflictError``.
     """
     compiled = compile_update(update)  # invalid updates fail before any I/O
+    check = rules.check_update
     found: list[dict[str, Any]] = yield Read(filter_to_bson(filter))
     if not found:
         if not upsert:
             return UpdateResult(0, 0)
-        doc = compiled.apply(upsert_seed(filter), is_upsert=True, filter=filter)
-        id = doc.pop("_id", None)
-        if id is None:
-            id = new_id()
-        elif isinstance(id, ObjectId) or (isinstance(id, str) and is_valid_id(id)):
-            id = str(id)
-        else:
-            raise QueryError(
-                f"cannot upsert into collection {errors.collection!r} with _id {id!r}: ids are "
-                "24-hex ObjectIds; leave _id out of the filter to get a new one",
-                operator="upsert",
-            )
-        doc = {"_id": id, **doc}
-        check(doc)
+        doc = upsert_document(filter, compiled, rules)
         yield Insert(to_bson(doc))
-        return UpdateResult(0, 0, id)
+        return UpdateResult(0, 0, doc["_id"])
     matched = modified = 0
     duplicate: DuplicateInsertError | None = None
     deadline = time.monotonic() + CONFLICT_DEADLINE
