@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
 from pydantic import AwareDatetime, BaseModel
 
 from mindtrace.database import MindtraceModel
@@ -149,12 +148,6 @@ async def test_aggregation_datetimes_are_aware(db: Database) -> None:
     assert all(r["created"].tzinfo is not None for r in rows)
 
 
-@pytest.mark.xfail(
-    reason="Local and Redis return naive datetimes naive in aggregation results; MongoDB returns "
-    "every datetime aware in UTC (the rule). Needs one pass over the engine's aggregation output "
-    "(see the integrator notes of issue 9).",
-    strict=False,
-)
 async def test_aggregation_turns_naive_datetimes_aware_in_utc(db: Database) -> None:
     timelines = await db.open(Timeline)
     await timelines.insert(timeline())

@@ -26,6 +26,7 @@ from typing import Any, Generic, Self, TypeVar
 from bson import ObjectId
 from pydantic import BaseModel
 
+from mindtrace.database.core.datetimes import utc_datetimes
 from mindtrace.database.core.document import ModelCodec, is_valid_id, new_id, to_engine_value
 from mindtrace.database.core.exceptions import DocumentNotFoundError, QueryError, not_found
 from mindtrace.database.core.gc_pause import gc_paused
@@ -638,8 +639,12 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
         return await self._delete_many(combine_filters(filters))
 
     async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Run a MongoDB aggregation pipeline; returns plain dicts. Raises ``QueryError``."""
-        return await self._aggregate(_check_pipeline(pipeline))
+        """Run a MongoDB aggregation pipeline; returns plain dicts. Raises ``QueryError``.
+
+        Results follow no model, so their types are the same on every store by rule: ids are
+        24-hex strings and every datetime is aware, in UTC.
+        """
+        return utc_datetimes(await self._aggregate(_check_pipeline(pipeline)))  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         """Release connections and file handles. The backend must not be used afterwards."""
@@ -730,7 +735,7 @@ class MindtraceODMBackend(abc.ABC, Generic[ModelT]):
 
     def aggregate_sync(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Blocking twin of ``aggregate``."""
-        return self._aggregate_sync(_check_pipeline(pipeline))
+        return utc_datetimes(self._aggregate_sync(_check_pipeline(pipeline)))  # type: ignore[no-any-return]
 
     def close_sync(self) -> None:
         """Blocking twin of ``close``."""
