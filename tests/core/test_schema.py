@@ -7,11 +7,13 @@ the facts that fixed behaviour are checked end to end on the Local backend (a re
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NewType, Optional
+from typing import Annotated, Any, Literal, NewType, NotRequired, Optional
 
 import pytest
 from beanie import BackLink, Document, Indexed, Link, PydanticObjectId
@@ -20,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NaiveDatetime,
     PlainSerializer,
     RootModel,
     ValidationError,
@@ -28,11 +31,13 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pymongo import MongoClient
+from typing_extensions import TypedDict  # Pydantic refuses typing's before Python 3.12
 
 from mindtrace.database import fields
 from mindtrace.database.backends.local.model_paths import ArrayPaths
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from mindtrace.database.backends.mongo.bson_types import CODEC_OPTIONS
+from mindtrace.database.backends.mongo.document import link_fields, linked_document_classes
 from mindtrace.database.core import document, schema
 from mindtrace.database.core.document import ModelCodec
 from mindtrace.database.core.indexes import Index, IndexSpec, index_specs
@@ -563,6 +568,147 @@ def test_aware_in_a_root_model() -> None:
     assert s.attach_utc(doc) == {"stamps": [AWARE]}
 
 
+@dataclasses.dataclass
+class Slot:
+    start: AwareDatetime
+    seen: dt.datetime | None = None
+    later: list[Slot] = dataclasses.field(default_factory=list)  # recursive
+
+
+class Booking(TypedDict):
+    at: NotRequired[AwareDatetime]
+    seen: dt.datetime
+
+
+class Calendar(BaseModel):
+    slots: list[Slot] = []
+    bookings: dict[str, Booking] = {}
+
+
+def test_aware_values_in_dataclasses_and_typed_dicts() -> None:
+    s = model_schema(Calendar)
+    assert s.aware_paths == (f"slots.{ARRAY_ITEMS}.start", f"bookings.{ANY_KEY}.at")
+    doc: dict[str, Any] = {
+        "slots": [{"start": NAIVE, "seen": NAIVE, "later": [{"start": NAIVE, "later": []}]}],
+        "bookings": {"a": {"at": NAIVE, "seen": NAIVE}, "b": {"seen": NAIVE}},
+    }
+    s.attach_utc(doc)
+    assert doc == {
+        "slots": [{"start": AWARE, "seen": NAIVE, "later": [{"start": AWARE, "later": []}]}],
+        "bookings": {"a": {"at": AWARE, "seen": NAIVE}, "b": {"seen": NAIVE}},
+    }
+    assert doc["slots"][0]["seen"].tzinfo is None and doc["bookings"]["a"]["seen"].tzinfo is None
+    Calendar.model_validate(doc)
+
+
+class Moment(enum.Enum):
+    EPOCH = dt.datetime(1970, 1, 1)
+
+
+class Opaque:
+    """A class the analysis does not know: its values may dump to anything."""
+
+
+@dataclasses.dataclass
+class Unresolved:
+    later: Missing  # type: ignore[name-defined]  # noqa: F821 - never resolvable
+
+
+@pytest.mark.parametrize(
+    ("annotation", "may_hold"),
+    [
+        (str, False),
+        (int | None, False),
+        (list[str], False),
+        (dict[str, float], False),
+        (tuple[int, ...], False),
+        (Literal["a", 1], False),
+        (Color, False),
+        (dt.date, False),
+        (dt.time, False),
+        (uuid.UUID, False),
+        (PydanticObjectId, False),
+        (Address, False),
+        (list[Address], False),
+        (dt.datetime, True),
+        (AwareDatetime, True),
+        (NaiveDatetime, True),
+        (list[dt.datetime], True),
+        (dict[str, Event], True),
+        (Slot, True),
+        (Booking, True),
+        (Moment, True),
+        (Any, True),
+        (list, True),
+        (dict, True),
+        (Opaque, True),
+        (Unresolved, True),
+        (Annotated[int, PlainSerializer(lambda v: dt.datetime(2024, 1, 1))], True),
+        ("NotDefinedAnywhere", True),
+    ],
+)
+def test_may_hold_datetimes(annotation: Any, may_hold: bool) -> None:
+    class M(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+        x: annotation  # type: ignore[valid-type]
+
+    assert model_schema(M).may_hold_datetimes is may_hold
+
+
+def test_opaque_dumps_may_hold_datetimes() -> None:
+    class Extra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        n: int = 0
+
+    class Computed(BaseModel):
+        n: int = 0
+
+        @computed_field  # type: ignore[prop-decorator]
+        @property
+        def when(self) -> dt.datetime:
+            return NAIVE
+
+    assert Extra(n=1, at=NAIVE).model_dump() == {"n": 1, "at": NAIVE}
+    assert model_schema(Extra).may_hold_datetimes and model_schema(Computed).may_hold_datetimes
+    assert not model_schema(Ping).may_hold_datetimes  # recursive, without datetimes: ends
+
+
+def test_to_utc_instants_gives_what_a_read_gives() -> None:
+    paris = dt.timezone(dt.timedelta(hours=2))
+    fine = dt.datetime(2024, 5, 1, 14, 0, 0, 123456, tzinfo=paris)  # 12:00:00.123456 UTC
+    utc_ms = dt.datetime(2024, 5, 1, 12, 0, 0, 123000)
+    doc: dict[str, Any] = {
+        "name": "r",
+        "started": fine,
+        "events": [{"at": fine, "logged": fine}, {"at": AWARE, "logged": NAIVE}],
+        "stamps": [fine],
+        "by_stage": {"train": {"at": fine, "logged": None}},
+        "params": {"when": fine, "deep": [{"x": fine}]},
+        "anything": fine,
+    }
+    s = model_schema(Run)
+    assert s.to_utc_instants(doc) is doc
+    assert doc == {
+        "name": "r",
+        "started": utc_ms.replace(tzinfo=UTC),
+        "events": [{"at": utc_ms.replace(tzinfo=UTC), "logged": utc_ms}, {"at": AWARE, "logged": NAIVE}],
+        "stamps": [utc_ms.replace(tzinfo=UTC)],
+        "by_stage": {"train": {"at": utc_ms.replace(tzinfo=UTC), "logged": None}},
+        "params": {"when": utc_ms, "deep": [{"x": utc_ms}]},
+        "anything": utc_ms,
+    }
+    # Aware exactly where the model declares it, in UTC; naive UTC everywhere else.
+    assert doc["started"].tzinfo is UTC and doc["events"][0]["at"].tzinfo is UTC
+    assert doc["events"][0]["logged"].tzinfo is None and doc["params"]["deep"][0]["x"].tzinfo is None
+    assert doc["anything"].tzinfo is None
+
+
+def test_to_utc_instants_leaves_models_without_datetimes_alone() -> None:
+    doc: dict[str, Any] = {"city": "x", "zip": "1"}
+    assert not model_schema(Address).may_hold_datetimes
+    assert model_schema(Address).to_utc_instants(doc) == {"city": "x", "zip": "1"}
+
+
 # ----------------------------------------------------------------------------- Beanie
 class Owner(Document):
     name: str = ""
@@ -594,6 +740,32 @@ def test_link_fields() -> None:
     assert s.fields["walker"].stored_name == "walkedBy"
     assert s.fields["name"].link is None
     assert model_schema(Owner).links == {}
+
+
+def test_the_mongo_backends_link_helpers_read_the_schema() -> None:
+    assert link_fields(Pet) == {
+        "owner": ("owner", False),
+        "vets": ("vets", False),
+        "previous": ("previous", False),
+        "walker": ("walkedBy", False),
+        "friends": ("friends", True),
+    }
+    assert link_fields(Owner) == {}
+    assert linked_document_classes(Pet) == [Pet, Owner]
+    assert linked_document_classes(Address) == []  # not a Beanie document
+
+
+def test_a_linked_document_decides_whether_a_link_may_hold_datetimes() -> None:
+    class Plain(Document):
+        name: str = ""
+
+    class Links(Document):
+        plain: Link[Plain]
+        owners: list[Link[Owner]] = []
+
+    assert not model_schema(Plain).may_hold_datetimes
+    assert model_schema(Links).may_hold_datetimes  # a fetched Owner holds one
+    assert model_schema(Pet).may_hold_datetimes
 
 
 def test_a_link_to_a_forward_reference_is_not_a_link() -> None:
@@ -697,3 +869,33 @@ def test_attach_utc_makes_documents_read_from_mongodb_valid(mongo_test_target: M
         client.close()
     assert back == run  # the same instants (an offset is not kept by BSON: they compare equal in UTC)
     assert back.events[0].logged == NAIVE
+
+
+def test_to_utc_instants_is_what_mongodb_gives_back(mongo_test_target: MongoTestTarget) -> None:
+    paris = dt.timezone(dt.timedelta(hours=2))
+    fine = dt.datetime(2024, 5, 1, 14, 0, 0, 123456, tzinfo=paris)
+    doc: dict[str, Any] = {
+        "name": "r",
+        "started": fine,
+        "events": [{"at": fine, "logged": fine}, {"at": fine, "logged": NAIVE}],
+        "stamps": [fine, AWARE],
+        "by_stage": {"train": {"at": fine}},
+        "params": {"when": fine, "deep": [{"x": fine}]},
+        "anything": NAIVE,
+    }
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_test_target.url)
+    name = mongo_test_target.new_database_name()
+    try:
+        collection = client[name].get_collection("runs", codec_options=CODEC_OPTIONS)
+        collection.insert_one(copy.deepcopy(doc))
+        stored = collection.find_one({}, {"_id": 0})
+    finally:
+        client.drop_database(name)
+        client.close()
+    assert stored is not None
+    s = model_schema(Run)
+    read = s.attach_utc(stored)
+    written = s.to_utc_instants(doc)
+    assert written == read
+    # Equal instants are not enough: awareness must match value by value.
+    assert repr(written) == repr(read)

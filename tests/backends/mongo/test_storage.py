@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, NotRequired
 
 import pytest
 from bson import Binary, Decimal128, ObjectId
 from pydantic import AwareDatetime, BaseModel
 from pymongo import MongoClient
+from typing_extensions import TypedDict  # Pydantic refuses typing's before Python 3.12
 
 from mindtrace.database import MindtraceModel
 from tests.backends.mongo.conftest import Setup
@@ -95,6 +97,45 @@ async def test_datetimes_keep_their_instant_at_millisecond_precision(mongo: Setu
         got,
         store.get_sync(other.id),
     ]
+
+
+@dataclasses.dataclass
+class Slot:
+    start: AwareDatetime
+    seen: dt.datetime | None = None
+
+
+class Booking(TypedDict):
+    at: NotRequired[AwareDatetime]
+    seen: dt.datetime
+
+
+class Calendar(BaseModel):
+    id: str | None = None
+    slots: list[Slot] = []
+    bookings: dict[str, Booking] = {}
+
+
+@pytest.mark.parametrize("api", ["async", "sync"])
+async def test_aware_datetimes_in_dataclasses_and_typed_dicts_read_back(mongo: Setup, api: str) -> None:
+    store = mongo.backend(Calendar)
+    paris = dt.timezone(dt.timedelta(hours=2))
+    aware = dt.datetime(2024, 5, 6, 9, 8, 9, 123456, tzinfo=paris)
+    utc = dt.datetime(2024, 5, 6, 7, 8, 9, 123000)
+    original = Calendar(slots=[Slot(start=aware, seen=aware)], bookings={"a": {"at": aware, "seen": aware}})
+    if api == "async":
+        saved = await store.insert(original)
+        got = await store.get(saved.id)
+    else:
+        saved = store.insert_sync(original)
+        got = store.get_sync(saved.id)
+    # Declared aware: UTC attached on read, at any depth; a plain datetime comes back naive UTC.
+    # What insert() returned is already what a read gives.
+    for held in (saved, got):
+        assert held.slots[0].start == utc.replace(tzinfo=dt.UTC) and held.slots[0].start.tzinfo is dt.UTC
+        assert held.slots[0].seen == utc and held.slots[0].seen.tzinfo is None
+        assert held.bookings["a"]["at"].tzinfo is dt.UTC and held.bookings["a"]["seen"] == utc
+    assert got == saved
 
 
 async def test_queries_on_converted_types(mongo: Setup) -> None:

@@ -41,7 +41,6 @@ from mindtrace.database.backends.mongo.bindings import SHARED_BINDINGS, BeanieBi
 from mindtrace.database.backends.mongo.bson_types import (
     AGGREGATE_CODEC_OPTIONS,
     CODEC_OPTIONS,
-    DatetimeShape,
     filter_to_bson,
     from_bson,
     pipeline_to_bson,
@@ -79,6 +78,7 @@ from mindtrace.database.core.backend import (
     _Shape,
 )
 from mindtrace.database.core.exceptions import QueryError
+from mindtrace.database.core.schema import model_schema
 from mindtrace.database.core.urls import redact_url
 
 __all__ = ["MindtraceDocument", "MongoMindtraceODMBackend"]
@@ -157,7 +157,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         self._bindings = bindings if bindings is not None else SHARED_BINDINGS
         self._indexes = index_models(model_cls)
         self._links = link_fields(model_cls)  # name -> (stored name, is a BackLink)
-        self._datetimes = DatetimeShape(model_cls)
+        self._schema = model_schema(model_cls)  # where the model declares aware datetimes
         self._lock = threading.Lock()
         self._indexes_ready = not self._indexes
         self._sync_collection: Collection[_Doc] | None = None
@@ -265,7 +265,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
                 doc[stored] = stored_link_value(getattr(obj, name, None))
         # What insert() and update() return is then what a read gives back: UTC, aware only
         # where the model declares it (BSON keeps neither the offset nor the awareness).
-        return self._datetimes.as_stored(doc)
+        return self._schema.to_utc_instants(doc)
 
     def _find_query(
         self, filters: Sequence[Any], sort: SortSpec, skip: int, limit: int | None, projection: ProjectionSpec
@@ -280,7 +280,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
     def _engine(self, doc: dict[str, Any]) -> dict[str, Any]:
         """A stored document as an engine document of this model, in place (string id, UTC on
         the datetimes the model declares aware)."""
-        return self._datetimes.attach_utc(from_bson(doc))
+        return self._schema.attach_utc(from_bson(doc))
 
     def _update_plan(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdatePlan:
         return update_plan(

@@ -4,10 +4,11 @@ The codec (``core.document``), the Local backend's pushdown (``backends.local.mo
 declarations (``core.indexes``), field expressions (``core.fields``) and the MongoDB backend all
 need facts read from a model's annotations: the key each field is stored under, whether a value
 may be an array, how deep a dump can nest, whether a dump is already plain JSON, where
-timezone-aware datetimes sit, which fields are Beanie links. :func:`model_schema` parses every
-field annotation once into a :class:`Shape` tree (``Annotated``, unions, containers, sub-models,
-literals, links) and derives each fact from that tree; nothing else in the package calls
-``typing.get_origin`` on a model's annotations.
+timezone-aware datetimes sit and whether a document may hold a datetime at all, which fields are
+Beanie links. :func:`model_schema` parses every field annotation once into a :class:`Shape` tree
+(``Annotated``, unions, containers, sub-models, literals, links) and derives each fact from that
+tree (the datetime facts also read the fields of dataclasses and TypedDicts); nothing else in the
+package calls ``typing.get_origin`` on a model's annotations.
 
 Every fact is *sound*: where the analysis cannot tell (``Any``, an unresolved forward reference,
 a class it does not know, a custom serializer), it answers the cautious way — "may be an array",
@@ -29,15 +30,26 @@ import sys
 import types
 import typing
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, Final, Literal, TypeAlias, Union
 
 from bson import ObjectId
-from pydantic import AwareDatetime, BaseModel, PlainSerializer, RootModel, WrapSerializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDatetime,
+    PlainSerializer,
+    RootModel,
+    WrapSerializer,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import MultiHostUrl, Url
+
+from mindtrace.database.core.datetimes import to_milliseconds
 
 __all__ = [
     "ANY_KEY",
@@ -123,6 +135,8 @@ def _beanie_links() -> tuple[Any, Any]:
 # Annotations Pydantic could not resolve (a forward reference, given as a string or not) or left
 # generic: the value may be anything.
 _UNRESOLVED: Final = (str, typing.ForwardRef, typing.TypeVar)
+# TypedDict key qualifiers, read through (matched by name: typing_extensions has its own ReadOnly).
+_TYPED_DICT_QUALIFIERS: Final = ("Required", "NotRequired", "ReadOnly")
 
 
 def parse_annotation(annotation: Any, metadata: Iterable[Any] = ()) -> Shape:
@@ -139,6 +153,8 @@ def parse_annotation(annotation: Any, metadata: Iterable[Any] = ()) -> Shape:
             annotation, meta = inner, meta + tuple(extra)
         elif isinstance(annotation, typing.NewType):  # validated (and dumped) as its supertype
             annotation = annotation.__supertype__
+        elif getattr(origin, "_name", None) in _TYPED_DICT_QUALIFIERS:
+            annotation = typing.get_args(annotation)[0]
         else:
             break
     if annotation is type(None) or annotation is None:
@@ -192,7 +208,8 @@ class AwareNode:
 
     MongoDB stores datetimes as UTC instants and PyMongo reads them back naive; Pydantic refuses a
     naive value for ``AwareDatetime``. :meth:`attach_utc` puts UTC back on exactly the values the
-    model declares aware, at any depth (sub-models, lists, dict values, recursive models).
+    model declares aware, at any depth (sub-models, dataclasses, TypedDicts, lists, dict values,
+    recursive models).
     """
 
     __slots__ = ("_flat", "here", "items", "keys", "refs", "values")
@@ -218,22 +235,39 @@ class AwareNode:
         Lists and dicts are changed in place (the caller owns the freshly decoded document); a
         datetime is returned replaced. Anything that does not fit the node is left as it is.
         """
-        here, items, values, keys = self._flattened()
+        # Runs on every document MongoDB returns: datetimes and None are handled inline, one
+        # call per nested list or dict only.
+        flat = self._flat
+        here, items, values, keys = flat if flat is not None else self._flattened()
         t = type(value)
         if t is dt.datetime:
             return value.replace(tzinfo=_UTC) if here and value.tzinfo is None else value
         if t is list:
             for node, node_here in items:
                 for i, item in enumerate(value):
-                    _attach(node, node_here, value, i, item)
+                    t = type(item)
+                    if t is dt.datetime:
+                        if node_here and item.tzinfo is None:
+                            value[i] = item.replace(tzinfo=_UTC)
+                    elif t is list or t is dict:
+                        node.attach_utc(item)  # in place
         elif t is dict:
             for key, node, node_here in keys:
                 item = value.get(key)
-                if item is not None:
-                    _attach(node, node_here, value, key, item)
+                t = type(item)
+                if t is dt.datetime:
+                    if node_here and item.tzinfo is None:
+                        value[key] = item.replace(tzinfo=_UTC)
+                elif t is list or t is dict:
+                    node.attach_utc(item)
             for node, node_here in values:
                 for key, item in value.items():
-                    _attach(node, node_here, value, key, item)
+                    t = type(item)
+                    if t is dt.datetime:
+                        if node_here and item.tzinfo is None:
+                            value[key] = item.replace(tzinfo=_UTC)
+                    elif t is list or t is dict:
+                        node.attach_utc(item)
         return value
 
     def _flattened(self) -> _FlatNode:
@@ -267,16 +301,6 @@ class AwareNode:
 
 
 _UTC: Final = dt.UTC
-
-
-def _attach(node: AwareNode, here: bool, container: Any, key: Any, item: Any) -> None:
-    # container[key] = node.attach_utc(item), without the call for the common datetime and None.
-    t = type(item)
-    if t is dt.datetime:
-        if here and item.tzinfo is None:
-            container[key] = item.replace(tzinfo=_UTC)
-    elif t is list or t is dict:
-        node.attach_utc(item)  # in place
 
 
 # ----------------------------------------------------------------------------- leaf classes
@@ -447,7 +471,8 @@ class ModelSchema:
     @cached_property
     def aware(self) -> AwareNode | None:
         """Where aware datetimes sit in a stored document (``AwareDatetime`` fields, also in
-        sub-models, arrays, dict values and linked documents); None when there are none."""
+        sub-models, dataclasses, TypedDicts, arrays, dict values, unions and linked documents);
+        None when there are none."""
         return _model_aware(self, {})
 
     @cached_property
@@ -465,6 +490,29 @@ class ModelSchema:
         place (``doc`` is a stored document, e.g. as PyMongo decoded it); returns ``doc``."""
         node = self.aware
         return doc if node is None else node.attach_utc(doc)
+
+    @cached_property
+    def may_hold_datetimes(self) -> bool:
+        """False when no stored document of the model can hold a datetime, at any depth (linked
+        documents included). ``Any``, free-form containers, classes the analysis does not know,
+        unresolved forward references, custom serializers and opaque dumps (``extra="allow"``...)
+        count as "may hold"."""
+        return any(
+            _may_be_datetime(part) for part in _reachable(Shape(Kind.MODEL, self.model_cls, self.model_cls))
+        )
+
+    def to_utc_instants(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Turn the datetimes of ``doc`` (a document about to be stored) into what a store keeping
+        UTC instants without their awareness (BSON) gives back once :meth:`attach_utc` has run:
+        UTC in milliseconds, aware where the model declares ``AwareDatetime``, naive elsewhere. In
+        place; returns ``doc``. A backend returns this from a write so that what the caller holds
+        is what a read gives."""
+        if self.may_hold_datetimes:
+            _naive_utc(doc)
+            node = self.aware
+            if node is not None:
+                node.attach_utc(doc)
+        return doc
 
     def may_be_array(self, path: str) -> bool:
         """True unless every stored document of the model has a non-array (or no) value at
@@ -743,25 +791,10 @@ def _is_aware_class(shape: Shape) -> bool:
     return shape.kind is Kind.CLASS and issubclass(shape.cls, AwareDatetime)
 
 
-def _reaches_aware(schema: ModelSchema) -> bool:
-    # Whether any model reachable from ``schema`` (through fields, arrays, dicts, links) declares
-    # an aware datetime: a graph search, so recursive models end.
-    pending, seen = [schema.model_cls], set()
-    while pending:
-        cls = pending.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        for f in model_schema(cls).fields.values():
-            stack = [f.shape]
-            while stack:
-                shape = stack.pop()
-                if _is_aware_class(shape):
-                    return True
-                if shape.kind is Kind.MODEL:
-                    pending.append(shape.cls)
-                stack.extend(shape.args)
-    return False
+def _reaches_aware(shape: Shape) -> bool:
+    # Whether a value of ``shape`` may hold a value declared aware, through sub-models, records,
+    # arrays, dicts and links (a graph search, so recursive models end).
+    return any(_is_aware_class(part) for part in _reachable(shape))
 
 
 def _model_aware(schema: ModelSchema, building: dict[type, AwareNode]) -> AwareNode | None:
@@ -774,7 +807,7 @@ def _model_aware(schema: ModelSchema, building: dict[type, AwareNode]) -> AwareN
     node = building.get(schema.model_cls)
     if node is not None:
         return node
-    if not _reaches_aware(schema):
+    if not _reaches_aware(Shape(Kind.MODEL, schema.model_cls, schema.model_cls)):
         return None
     node = building[schema.model_cls] = AwareNode()
     if schema.root is not None:
@@ -797,6 +830,8 @@ def _aware_node(shape: Shape, building: dict[type, AwareNode]) -> AwareNode | No
     kind = shape.kind
     if kind is Kind.MODEL:
         return _model_aware(model_schema(shape.cls), building)
+    if _is_record(shape):
+        return _record_aware(shape, building)
     if kind is Kind.LINK:  # a fetched link is the linked document
         target = shape.args[0] if shape.args else None
         return _aware_node(target, building) if target is not None and target.kind is Kind.MODEL else None
@@ -818,6 +853,22 @@ def _aware_node(shape: Shape, building: dict[type, AwareNode]) -> AwareNode | No
     return None
 
 
+def _record_aware(shape: Shape, building: dict[type, AwareNode]) -> AwareNode | None:
+    # A dataclass or TypedDict, built like a model (``building`` ends recursive ones).
+    node = building.get(shape.cls)
+    if node is not None:
+        return node
+    fields = _record_fields(shape.cls)
+    if fields is None or not _reaches_aware(shape):
+        return None
+    node = building[shape.cls] = AwareNode()
+    for key, field_shape in fields:
+        found = _aware_node(field_shape, building)
+        if found is not None:
+            node.keys[key] = found
+    return node
+
+
 def _aware_paths(node: AwareNode, prefix: str, out: list[str], seen: set[int]) -> None:
     if id(node) in seen:
         return
@@ -832,3 +883,139 @@ def _aware_paths(node: AwareNode, prefix: str, out: list[str], seen: set[int]) -
         _aware_paths(child, f"{prefix}.{ANY_KEY}" if prefix else ANY_KEY, out, seen)
     for key, child in node.keys.items():
         _aware_paths(child, f"{prefix}.{key}" if prefix else key, out, seen)
+
+
+# ----------------------------------------------------------------------------- records
+# Dataclasses and TypedDicts dump as dicts of their fields; parse_annotation does not expand them
+# (a dataclass is a CLASS, a TypedDict a MAPPING without arguments: the other facts treat them as
+# opaque or free-form, which is sound). The datetime facts read their fields here.
+_records: dict[type, tuple[tuple[str, Shape], ...]] = {}
+
+
+def _is_record(shape: Shape) -> bool:
+    cls = shape.cls
+    if shape.kind is Kind.CLASS:
+        return dataclasses.is_dataclass(cls)
+    # TypedDict classes (typing's and typing_extensions') are dict subclasses listing their keys.
+    return (
+        shape.kind is Kind.MAPPING
+        and isinstance(cls, type)
+        and issubclass(cls, dict)
+        and hasattr(cls, "__required_keys__")
+    )
+
+
+def _record_fields(cls: type) -> tuple[tuple[str, Shape], ...] | None:
+    """``(stored key, shape)`` of each field of a dataclass or TypedDict; None when its annotations
+    cannot be resolved (yet), in which case nothing is known about its values."""
+    known = _records.get(cls)
+    if known is not None:
+        return known
+    pydantic_fields: Mapping[str, FieldInfo] | None = cls.__dict__.get("__pydantic_fields__")
+    if pydantic_fields is not None:  # a Pydantic dataclass: dumped by alias, like a model
+        fields = tuple(
+            (info.serialization_alias or info.alias or name, parse_annotation(info.annotation, info.metadata))
+            for name, info in pydantic_fields.items()
+        )
+        complete = bool(getattr(cls, "__pydantic_complete__", False))
+    else:
+        try:
+            hints = typing.get_type_hints(cls, include_extras=True)
+        except Exception:  # an unresolvable forward reference (NameError, TypeError...): unknown
+            return None
+        names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else list(hints)
+        fields = tuple((name, parse_annotation(hints[name])) for name in names if name in hints)
+        complete = True
+    if complete:
+        _records[cls] = fields
+    return fields
+
+
+def _reachable(shape: Shape) -> Iterator[Shape]:
+    # ``shape`` and every shape below it: alternatives, items, dict keys and values, link targets,
+    # and the fields of every model and record met, each class expanded once (recursion ends).
+    pending: list[Shape] = [shape]
+    seen: set[type] = set()
+    while pending:
+        part = pending.pop()
+        yield part
+        pending.extend(part.args)
+        is_model = part.kind is Kind.MODEL
+        if (is_model or _is_record(part)) and part.cls not in seen:
+            seen.add(part.cls)
+            if is_model:
+                pending.extend(f.shape for f in model_schema(part.cls).fields.values())
+            else:
+                pending.extend(field_shape for _, field_shape in _record_fields(part.cls) or ())
+
+
+# ----------------------------------------------------------------------------- stored datetimes
+_DATETIME_CLASSES: Final = (dt.datetime, AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime)
+# Values that are no datetime and hold none: Enum member values and Literal values of these.
+_NO_DATETIME_VALUES: Final = (str, int, float, bytes, Decimal, uuid.UUID, type(None))
+# Modules of the containers whose values are exactly their items (no custom dump).
+_STANDARD_MODULES: Final = frozenset({"builtins", "collections", "collections.abc", "typing"})
+
+
+def _no_datetime_value(value: Any) -> bool:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return isinstance(value, _NO_DATETIME_VALUES)
+
+
+def _may_be_datetime(shape: Shape) -> bool:
+    # Whether a value of ``shape`` may dump to a datetime, or to something its parts do not
+    # describe (then it may hold one). Unions and links: their parts decide.
+    if shape.custom_serializer:
+        return True
+    kind = shape.kind
+    cls = shape.cls
+    if kind is Kind.CLASS:
+        if issubclass(cls, _DATETIME_CLASSES):
+            return True
+        if _is_record(shape):
+            return _record_fields(cls) is None
+        if issubclass(cls, enum.Enum):
+            return not all(_no_datetime_value(m) for m in cls)
+        if issubclass(cls, _FLAT_LEAVES) or _bson_object_id(cls):
+            return False
+        # Pydantic's own types (secrets, URLs, colours...) dump to strings; any other class's dump
+        # may hold anything.
+        return not cls.__module__.startswith("pydantic")
+    if kind is Kind.MODEL:
+        return model_schema(cls).opaque_dump
+    if kind is Kind.MAPPING and _is_record(shape):  # a TypedDict
+        return _record_fields(cls) is None
+    if kind is Kind.ARRAY or kind is Kind.MAPPING:
+        arity_known = len(shape.args) == 2 if kind is Kind.MAPPING else bool(shape.args)
+        return not arity_known or getattr(cls, "__module__", None) not in _STANDARD_MODULES
+    if kind is Kind.LITERAL:
+        return not all(_no_datetime_value(v) for v in shape.values)
+    return kind is Kind.ANY or kind is Kind.OTHER
+
+
+_STRUCTURED: Final = (dict, list)
+
+
+def _naive_utc(value: Any) -> Any:
+    # ``value`` with every datetime in it, at any depth, as BSON reads it back: a naive datetime in
+    # UTC, in milliseconds. Lists and dicts are changed in place.
+    t = type(value)
+    if t is dict:
+        for key, item in value.items():
+            if type(item) in _STRUCTURED or isinstance(item, dt.datetime):
+                value[key] = _naive_utc(item)
+    elif t is list:
+        for i, item in enumerate(value):
+            if type(item) in _STRUCTURED or isinstance(item, dt.datetime):
+                value[i] = _naive_utc(item)
+    elif isinstance(value, dt.datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(_UTC)
+        if t is not dt.datetime or value.tzinfo is not None:
+            # BSON gives back a plain datetime (also for a subclass, or a zone without an offset).
+            value = dt.datetime(
+                value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+            )
+        return to_milliseconds(value)
+    return value

@@ -13,10 +13,9 @@ document class lifts both restrictions for itself only — Beanie is not patched
 
 from __future__ import annotations
 
-import typing
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from beanie import BackLink, Document, Link
+from beanie import Document, Link
 from beanie.exceptions import CollectionWasNotInitialized
 from beanie.odm.fields import ExpressionField
 from beanie.odm.settings.document import DocumentSettings
@@ -27,6 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from mindtrace.database.core.document import collection_name_for
 from mindtrace.database.core.fields import FieldPath
 from mindtrace.database.core.model import MindtraceModelMetaclass
+from mindtrace.database.core.schema import model_schema
 
 __all__ = [
     "MindtraceDocument",
@@ -140,28 +140,10 @@ def parse_settings(cls: type[Document]) -> DocumentSettings:
     return DocumentSettings.model_validate(values)
 
 
-def _link_target(annotation: Any) -> tuple[type, type] | None:
-    """(Link or BackLink, target class) when ``annotation`` is one of them, possibly in Optional/list."""
-    origin = typing.get_origin(annotation)
-    if origin in (Link, BackLink):
-        target = typing.get_args(annotation)[0]
-        return (origin, target) if isinstance(target, type) else None
-    for arg in typing.get_args(annotation):
-        if arg is not type(None):
-            found = _link_target(arg)
-            if found is not None:
-                return found
-    return None
-
-
 def link_fields(model_cls: type[BaseModel]) -> dict[str, tuple[str, bool]]:
     """Fields holding Beanie links: name -> (stored name, is a ``BackLink``)."""
-    out: dict[str, tuple[str, bool]] = {}
-    for name, info in model_cls.model_fields.items():
-        found = _link_target(info.annotation)
-        if found is not None:
-            out[name] = (info.alias or name, found[0] is BackLink)
-    return out
+    schema = model_schema(model_cls)
+    return {name: (schema.fields[name].stored_name, link.back) for name, link in schema.links.items()}
 
 
 def linked_document_classes(model_cls: type[BaseModel]) -> list[type[Document]]:
@@ -177,10 +159,7 @@ def linked_document_classes(model_cls: type[BaseModel]) -> list[type[Document]]:
         if not (isinstance(cls, type) and issubclass(cls, Document)) or cls in found:
             continue
         found.append(cls)
-        for info in cls.model_fields.values():
-            target = _link_target(info.annotation)
-            if target is not None:
-                pending.append(target[1])
+        pending.extend(link.target for link in model_schema(cls).links.values())
     return found
 
 
