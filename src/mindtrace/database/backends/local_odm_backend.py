@@ -69,6 +69,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
 _WRITE_BATCH: Final = 1000  # rows per statement batch inside update_many / delete_many
+_LONG_INSERT: Final = 200  # an async insert_many of more documents (~20 µs each) runs on the worker
 _Predicate = Callable[[Mapping[str, Any]], bool]
 _Row = tuple[str, str, "dict[str, Any] | None"]  # (id, stored JSON, decoded doc if already decoded)
 
@@ -419,7 +420,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         await self._initialize()
         rows = await self._sqlite_async(
             self._db.read_async(
-                partial(self._select, query=query, decode_all=True), snapshot=bool(query.sort)
+                partial(self._select, query=query, decode_all=True), snapshot=bool(query.sort), long=True
             )
         )
         return self._project(rows, query)
@@ -438,7 +439,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         await self._initialize()
         rows = await self._sqlite_async(
             self._db.read_async(
-                partial(self._select, query=query, decode_all=False), snapshot=bool(query.sort)
+                partial(self._select, query=query, decode_all=False), snapshot=bool(query.sort), long=True
             )
         )
         if len(rows) <= DEFAULT_BATCH_SIZE:
@@ -647,7 +648,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         await self._initialize()
         plan, predicate = self._plan(filter)
         return await self._sqlite_async(
-            self._db.read_async(lambda db: self._count_rows(db, plan, predicate), snapshot=not plan.exact)
+            self._db.read_async(
+                lambda db: self._count_rows(db, plan, predicate), snapshot=not plan.exact, long=True
+            )
         )
 
     # ================================================================== insert
@@ -747,7 +750,10 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return models
 
     async def insert_many(self, objs: Iterable[BaseModel]) -> list[ModelT]:
-        rows, models = self._prepare_many(objs)
+        batch = objs if isinstance(objs, Sequence) else list(objs)
+        if len(batch) > _LONG_INSERT:  # validating, encoding and storing it: off the event loop
+            return await self._db.offload(partial(self.insert_many_sync, batch))
+        rows, models = self._prepare_many(batch)
         if rows:
             await self._write_rows(rows)
         return models
@@ -817,7 +823,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         await self._initialize()
         plan, predicate = self._plan(filter)
         return await self._sqlite_async(
-            self._db.write_async(lambda db: self._delete_rows(db, plan, predicate))
+            self._db.write_async(lambda db: self._delete_rows(db, plan, predicate), long=True)
         )
 
     # ================================================================== update_many
@@ -885,7 +891,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     async def _update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
         await self._initialize()
         return await self._sqlite_async(
-            self._db.write_async(lambda db: self._update_rows(db, filter, update, upsert))
+            self._db.write_async(lambda db: self._update_rows(db, filter, update, upsert), long=True)
         )
 
     # ================================================================== aggregate
@@ -937,9 +943,8 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return self._aggregate_run(rest, docs)
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        query, rest = self._aggregate_plan(pipeline)
-        docs = [] if query.limit == 0 else await self._find_docs(query)
-        return self._aggregate_run(rest, docs)
+        # The engine's stages are Python work as long as the read: all of it off the event loop.
+        return await self._db.offload(partial(self._aggregate_sync, pipeline))
 
     def _load_collection(self, name: str) -> list[dict[str, Any]] | None:
         """Every document of another collection (table) in this database file, or None."""
@@ -1043,7 +1048,7 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         size = max(1, int(batch_size))
         if query.sort:
             rowids = await self._sqlite_async(
-                self._db.read_async(lambda db: self._sorted_rowids(db, query), snapshot=True)
+                self._db.read_async(lambda db: self._sorted_rowids(db, query), snapshot=True, long=True)
             )
             for start in range(0, len(rowids), size):
                 chunk = rowids[start : start + size]
