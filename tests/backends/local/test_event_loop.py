@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, field_validator
 
-from mindtrace.database import DuplicateInsertError, Index
+from mindtrace.database import DatabaseError, DuplicateInsertError, Index
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
 from tests.backends.local.conftest import MakeBackend
 
@@ -127,7 +127,9 @@ async def test_cancelling_a_long_write_rolls_it_back_and_frees_the_lock(
     assert (await items.update_many({"n": 101}, {"$set": {"n": 102}})).modified_count == 1
 
 
-async def test_a_task_cancelled_before_its_work_starts_writes_nothing(make: MakeBackend, holder: Holder) -> None:
+async def test_a_task_cancelled_before_its_work_starts_writes_nothing(
+    make: MakeBackend, holder: Holder
+) -> None:
     items = make(Item, path=":memory:")
     items.insert_many_sync([Item(n=i) for i in range(5)])
     first = asyncio.create_task(items.update_many({}, {"$set": {"mark": HOLD}}))
@@ -217,8 +219,6 @@ async def test_close_waits_for_the_worker_and_then_refuses_work(db_path: Path) -
     await items.insert_many([Item(n=i) for i in range(500)])  # on the worker
     await items.close()
     items.close_sync()
-    from mindtrace.database import DatabaseError
-
     with pytest.raises(DatabaseError, match="closed"):
         await items.update_many({}, {"$inc": {"n": 1}})
     reopened = LocalODMBackend(Item, path=db_path)
