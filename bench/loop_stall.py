@@ -152,10 +152,10 @@ async def short_ops(
 
 
 async def run(
-    docs: int, rounds: int, calls: int, directory: Path
+    docs: int, rounds: int, short_rounds: int, calls: int, directory: Path, synchronous: str = "FULL"
 ) -> tuple[list[dict[str, float]], list[dict[str, float]], list[tuple[str, float, float]]]:
     """(update rounds, idle rounds, short operations) on a fresh file in ``directory``."""
-    backend = LocalODMBackend(Row, directory / "loop_stall.sqlite3")
+    backend = LocalODMBackend(Row, directory / "loop_stall.sqlite3", synchronous=synchronous)
     try:
         groups = max(1, docs // 10)  # "group" matches 10 documents
         stored = backend.insert_many_sync(
@@ -166,7 +166,8 @@ async def run(
         for _ in range(rounds):
             updates.append(await stall_round(backend, ids[0], 0))
             idles.append(await stall_round(None, ids[0], updates[-1]["took_ms"] / 1000))
-        return updates, idles, await short_ops(backend, ids, calls, rounds=max(3, rounds))
+        short = await short_ops(backend, ids, calls, short_rounds) if short_rounds else []
+        return updates, idles, short
     finally:
         await backend.close()
 
@@ -177,6 +178,18 @@ def report(
     idles: list[dict[str, float]],
     short: list[tuple[str, float, float]],
 ) -> str:
+    lines = []
+    if updates:
+        lines += stall_table(docs, updates, idles) + [""]
+    if short:
+        lines.append(f"{'short operation':<26} {'async µs':>9} {'sync µs':>8} {'async/sync':>10}")
+        for name, a, s in short:
+            lines.append(f"{name:<26} {a:>9.1f} {s:>8.1f} {a / s:>10.2f}")
+    return "\n".join(lines)
+
+
+def stall_table(docs: int, updates: list[dict[str, float]], idles: list[dict[str, float]]) -> list[str]:
+    """The stall rounds as lines of text, with the summary line."""
     lines = [
         f"update_many over {docs:,} documents while a 1 ms ticker and a get() loop run (ms):",
         f"{'round':>5}  {'update':>8} {'stall':>7} {'p99':>6} {'ticks':>6} {'slowest get':>12} {'gets':>5}"
@@ -193,11 +206,7 @@ def report(
         f"longest stall: median {statistics.median(stalls):.1f} ms, worst {stalls[-1]:.1f} ms "
         f"(idle machine, same rounds: worst {max(i['stall_ms'] for i in idles):.1f} ms); target <= 20 ms"
     )
-    lines.append("")
-    lines.append(f"{'short operation':<26} {'async µs':>9} {'sync µs':>8} {'async/sync':>10}")
-    for name, a, s in short:
-        lines.append(f"{name:<26} {a:>9.1f} {s:>8.1f} {a / s:>10.2f}")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,13 +215,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.loop_stall", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--docs", type=int, default=20_000, help="documents updated by each update_many")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="update_many rounds (0: none)")
+    parser.add_argument(
+        "--short-rounds", type=int, default=5, help="timing blocks per short operation (0: none)"
+    )
     parser.add_argument("--calls", type=int, default=2000, help="calls per timing block of a short operation")
+    parser.add_argument(
+        "--synchronous", default="FULL", help="SQLite's setting (FULL, the default, or NORMAL)"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 documents, 1 round: a smoke run")
     args = parser.parse_args(argv)
-    docs, rounds, calls = (2000, 1, 200) if args.quick else (args.docs, args.rounds, args.calls)
+    docs, rounds, short_rounds, calls = (
+        (2000, 1, 1, 200) if args.quick else (args.docs, args.rounds, args.short_rounds, args.calls)
+    )
     with tempfile.TemporaryDirectory(prefix="mindtrace-loop-stall-") as tmp:
-        updates, idles, short = asyncio.run(run(docs, rounds, calls, Path(tmp)))
+        updates, idles, short = asyncio.run(
+            run(docs, rounds, short_rounds, calls, Path(tmp), synchronous=args.synchronous)
+        )
     print(report(docs, updates, idles, short))
     return 0
 

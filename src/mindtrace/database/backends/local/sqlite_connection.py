@@ -454,10 +454,12 @@ class SqliteDatabase:
                     conn.set_busy(0)
                     if snapshot:
                         db.execute("BEGIN")
+                    me = threading.get_ident()
+                    conn.stops[me] = stop  # (conn.watched without a context manager's cost)
                     try:
-                        with conn.watched(stop):
-                            result = fn(db)
+                        result = fn(db)
                     finally:
+                        del conn.stops[me]
                         if snapshot and db.in_transaction:
                             db.execute("COMMIT")  # unwatched: ending the snapshot is never interrupted
                     if not stop.fired:
