@@ -10,6 +10,7 @@ The same trick holds a transaction open to cancel the task awaiting it.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,7 +195,7 @@ async def test_long_reads_give_the_same_answers_inline_interrupted_or_on_the_wor
     assert got == expected
     connection = items._db.connection()
     assert not connection.db.in_transaction  # an interrupted snapshot was closed
-    assert not connection.stops
+    assert connection.watch.deadline == math.inf and not connection.watch.jobs
     # The worker ran the reads unless they had all the time they needed inline (it always
     # runs aggregate).
     assert items._db._pool is not None

@@ -503,7 +503,9 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
     async def _point(self, sql: str, params: tuple[Any, ...]) -> list[ModelT]:
         if not self._ready:
             await self._initialize()
-        found = await self._sqlite_async(self._db.read_async(lambda db: db.execute(sql, params).fetchall()))
+        found = await self._sqlite_async(
+            self._db.read_async(lambda db: db.execute(sql, params).fetchall(), long=True)
+        )
         from_json = self.codec.from_stored_json
         return [from_json(i, t) for i, t in found]
 

@@ -95,30 +95,39 @@ def is_busy(e: BaseException) -> bool:
     return isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
 
 
-class _Stop:
-    """When the work running on one thread must stop: past ``deadline`` (an inline attempt) or
-    once the task awaiting it was cancelled (a worker job). Polled by SQLite's progress handler,
-    which interrupts the running statement when it returns true, and by ``write`` before it
-    begins and before it commits."""
+class _Watch:
+    """What SQLite's progress handler of one connection checks every ``_PROGRESS_STEPS`` steps
+    of a statement; returning true interrupts the statement (``OperationalError: interrupted``).
 
-    __slots__ = ("cancelled", "deadline", "fired")
+    ``deadline``: the end of an inline attempt's budget (``overran`` records that it passed); set
+    by the one thread that runs statements on the connection meanwhile (the connection is per
+    thread, or held under the ``":memory:"`` lock). ``jobs``: thread id -> the worker job that
+    thread runs, whose task may cancel it (keyed by thread: the ``":memory:"`` connection is
+    shared by the loop's thread and the worker).
+    """
 
-    def __init__(self, deadline: float = math.inf) -> None:
-        self.deadline = deadline
-        self.cancelled = False
-        self.fired = False  # a statement was interrupted: whatever the work returns is void
+    __slots__ = ("deadline", "jobs", "overran")
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self.overran = False
+        self.jobs: dict[int, _Job[Any]] = {}
 
     def __call__(self) -> bool:
-        if self.cancelled or time.monotonic() >= self.deadline:
-            self.fired = True
+        if time.monotonic() >= self.deadline:
+            self.overran = True
             return True
+        jobs = self.jobs
+        if jobs:
+            job = jobs.get(threading.get_ident())
+            return job is not None and job.cancelled
         return False
 
 
 class _Connection:
     """A ``sqlite3.Connection`` plus the state we track about it."""
 
-    __slots__ = ("busy_ms", "db", "gate", "lock", "pid", "stops")
+    __slots__ = ("busy_ms", "db", "gate", "lock", "pid", "watch")
 
     def __init__(
         self, db: sqlite3.Connection, busy_ms: int, lock: threading.RLock | None, gate: WriteGate | None
@@ -128,58 +137,43 @@ class _Connection:
         self.lock = lock
         self.gate = gate
         self.pid = os.getpid()
-        # thread id -> the _Stop its current work obeys (the ":memory:" connection is shared by
-        # threads, so keyed by thread; a file connection only ever holds its own thread's entry)
-        stops: dict[int, _Stop] = {}
-        self.stops = stops
-
-        def poll() -> bool:
-            if not stops:  # the usual case: nobody is watching
-                return False
-            stop = stops.get(threading.get_ident())
-            return stop is not None and stop()
-
-        db.set_progress_handler(poll, _PROGRESS_STEPS)
+        self.watch = _Watch()
+        db.set_progress_handler(self.watch, _PROGRESS_STEPS)
 
     def set_busy(self, ms: int) -> None:
         if self.busy_ms != ms:
             self.db.execute(f"PRAGMA busy_timeout = {int(ms)}")
             self.busy_ms = ms
 
-    @contextmanager
-    def watched(self, stop: _Stop) -> Iterator[None]:
-        """Statements this thread runs on the connection meanwhile obey ``stop``."""
-        me = threading.get_ident()
-        self.stops[me] = stop
-        try:
-            yield
-        finally:
-            del self.stops[me]
-
     def check_cancelled(self) -> None:
-        """Raise if this thread's work belongs to a task that was cancelled meanwhile."""
-        if self.stops:
-            stop = self.stops.get(threading.get_ident())
-            if stop is not None and stop.cancelled:
+        """Raise if this thread runs a worker job whose task was cancelled meanwhile."""
+        jobs = self.watch.jobs
+        if jobs:
+            job = jobs.get(threading.get_ident())
+            if job is not None and job.cancelled:
                 raise sqlite3.OperationalError("interrupted: the task waiting for this write was cancelled")
 
 
 class _Job(Generic[T]):
     """A call run on the worker thread on behalf of a task, which may cancel it."""
 
-    __slots__ = ("call", "database", "stop")
+    __slots__ = ("call", "cancelled", "database")
 
     def __init__(self, database: SqliteDatabase, call: Callable[[], T]) -> None:
         self.database = database
         self.call = call
-        self.stop = _Stop()
+        self.cancelled = False  # set by the awaiting task; polled by SQLite and before COMMIT
 
     def run(self) -> T:
-        if self.stop.cancelled:
+        if self.cancelled:
             raise sqlite3.OperationalError("interrupted: the task was cancelled before the work began")
-        conn = self.database.connection()
-        with conn.watched(self.stop):
+        jobs = self.database.connection().watch.jobs
+        me = threading.get_ident()
+        jobs[me] = self
+        try:
             return self.call()
+        finally:
+            del jobs[me]
 
 
 async def _settled(future: concurrent.futures.Future[Any]) -> None:
@@ -415,7 +409,39 @@ class SqliteDatabase:
         re-runnable (see the module docstring)."""
         conn = self.connection()
         if long:
-            return await self._read_long(conn, fn, snapshot)
+            # The inline attempt: SQLite's progress handler (``_Watch``) interrupts the statement
+            # running at the deadline. Written out here, not in a helper coroutine, because short
+            # reads take this path: it costs ~0.2 µs over a plain inline read.
+            budget = self.inline_budget
+            if budget > 0:
+                lock = conn.lock
+                if lock is None or lock.acquire(blocking=False):
+                    watch, db = conn.watch, conn.db
+                    try:
+                        if conn.busy_ms:
+                            conn.set_busy(0)
+                        if snapshot:
+                            db.execute("BEGIN")
+                        watch.overran = False
+                        watch.deadline = time.monotonic() + budget
+                        try:
+                            result = fn(db)
+                        finally:
+                            watch.deadline = math.inf
+                            if snapshot and db.in_transaction:
+                                db.execute("COMMIT")  # unwatched: ending the snapshot is never interrupted
+                        if not watch.overran:
+                            return result
+                    except Exception as e:
+                        # Interrupted at the budget, or a busy database (the worker waits for it
+                        # without holding up the loop): run it again on the worker. Once the budget
+                        # ran out, whatever ``fn`` raised is a consequence of the interruption.
+                        if not (watch.overran or is_busy(e)):
+                            raise
+                    finally:
+                        if lock is not None:
+                            lock.release()
+            return await self.offload(partial(self.read, fn, snapshot=snapshot))
         lock = conn.lock
         if lock is not None:  # ":memory:": one connection, whoever holds it, the loop must not wait
             if not lock.acquire(blocking=False):
@@ -443,37 +469,6 @@ class SqliteDatabase:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
-
-    async def _read_long(self, conn: _Connection, fn: Callable[[sqlite3.Connection], T], snapshot: bool) -> T:
-        if self.inline_budget > 0:
-            lock = conn.lock
-            if lock is None or lock.acquire(blocking=False):
-                stop = _Stop(time.monotonic() + self.inline_budget)
-                db = conn.db
-                try:
-                    conn.set_busy(0)
-                    if snapshot:
-                        db.execute("BEGIN")
-                    me = threading.get_ident()
-                    conn.stops[me] = stop  # (conn.watched without a context manager's cost)
-                    try:
-                        result = fn(db)
-                    finally:
-                        del conn.stops[me]
-                        if snapshot and db.in_transaction:
-                            db.execute("COMMIT")  # unwatched: ending the snapshot is never interrupted
-                    if not stop.fired:
-                        return result
-                except Exception as e:
-                    # Interrupted at the budget, or a busy database (the worker waits for it
-                    # without holding up the loop): run it again on the worker. Once the budget
-                    # fired, whatever ``fn`` raised is a consequence of the interruption.
-                    if not (stop.fired or is_busy(e)):
-                        raise
-                finally:
-                    if lock is not None:
-                        lock.release()
-        return await self.offload(partial(self.read, fn, snapshot=snapshot))
 
     async def write_async(self, fn: Callable[[sqlite3.Connection], T], *, long: bool = False) -> T:
         """:meth:`write` for coroutines. ``fn`` runs inline once the write lock is held (it must
@@ -524,7 +519,7 @@ class SqliteDatabase:
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            job.stop.cancelled = True  # (a job not yet started was cancelled outright)
+            job.cancelled = True  # (a job not yet started was cancelled outright)
             await _settled(future)
             raise
 
