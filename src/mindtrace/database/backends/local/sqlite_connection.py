@@ -24,7 +24,9 @@ primary-key read costs ~10 µs, a hop to another thread 100-300 µs. A long oper
 ``update_many`` over thousands of documents, a scan) would stall every other task for its whole
 duration, so the caller marks those ``long=True``:
 
-* ``write_async(fn, long=True)`` runs the whole transaction on this object's worker thread;
+* ``write_async(fn, long=True)`` runs the whole transaction on this object's worker thread
+  (no inline attempt: a write's Python work comes in pages between two statements, ~20 ms per
+  1,000 documents of ``update_many``, so a budget could not stop it in time);
 * ``read_async(fn, long=True)`` first runs ``fn`` inline within ``inline_budget`` (5 ms). A read
   that is still running then is interrupted by SQLite's progress handler and run again, from the
   start, on the worker. Short reads so keep the inline cost; a long one loses at most the budget.
