@@ -39,7 +39,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from mindtrace.database.core.document import to_engine_value
 from mindtrace.database.core.exceptions import QueryError
-from mindtrace.database.core.fields import FieldPath, FilterExpr, ModelFields, _value_models
+from mindtrace.database.core.fields import FieldPath, FilterExpr, ModelFields
 from mindtrace.database.core.input_checks import check_query, is_valid_text
 
 __all__ = ["eq_filter", "equals"]
@@ -192,18 +192,18 @@ def _adapter(model: type[BaseModel], name: str) -> tuple[TypeAdapter[Any], str] 
 
 
 def _annotation(model: type[BaseModel], parts: list[str]) -> Any | None:
-    """The declared type of the field at ``parts`` (Python names; sub-models looked up as the
-    path check does), or None where the path runs through a free-form value."""
-    models: tuple[type[BaseModel], ...] | None = (model,)
-    annotation: Any = None
-    for part in parts:
-        if not models:  # None: free-form (dict, Any); (): a scalar, refused by the path check
+    """The declared type of the field at ``parts`` (Python names, already checked), or None
+    where the path runs through a free-form value. The field navigation of ``core.fields``
+    knows which models each step's value may be; the field is looked up in those."""
+    path: FieldPath = ModelFields(model)[parts[0]]
+    info = model.model_fields[parts[0]]
+    for part in parts[1:]:
+        owners = path._models  # None: free-form (dict, Any), so no declared type below
+        if not owners:
             return None
-        info = next((m.model_fields[part] for m in models if part in m.model_fields), None)
-        if info is None:
-            return None
-        annotation = info.annotation
-        models = _value_models(annotation)
+        path = FieldPath.__getattr__(path, part)
+        info = next(m.model_fields[part] for m in owners if part in m.model_fields)
+    annotation = info.annotation
     if annotation is None or annotation is Any or annotation is object:
         return None
     return annotation
