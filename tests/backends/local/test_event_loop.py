@@ -201,6 +201,20 @@ async def test_long_reads_give_the_same_answers_inline_interrupted_or_on_the_wor
     assert items._db._pool is not None
 
 
+@pytest.mark.parametrize(
+    ("budget", "interrupted", "on_worker"), [(60.0, False, False), (1e-9, True, True), (0.0, False, True)]
+)
+async def test_where_a_long_read_runs(
+    make: MakeBackend, budget: float, interrupted: bool, on_worker: bool
+) -> None:
+    items = make(Item)
+    items.insert_many_sync([Item(n=i, mark=f"m{i % 7}") for i in range(3000)])
+    items._db.inline_budget = budget
+    assert await items.count({"mark": {"$regex": "^m[12]"}}) == 858  # 3000 rows read: > 1000 SQLite steps
+    assert items._db.connection().watch.overran is interrupted  # the inline attempt hit the budget
+    assert (items._db._pool is not None) is on_worker
+
+
 async def test_short_reads_and_writes_stay_on_the_loop_thread(make: MakeBackend) -> None:
     """Only the loop's own connection is used for point operations: no worker connection."""
     items = make(Item)
