@@ -229,13 +229,21 @@ async def test_short_reads_and_writes_stay_on_the_loop_thread(make: MakeBackend)
     assert items._db._pool is None  # the worker was never started
 
 
-async def test_close_waits_for_the_worker_and_then_refuses_work(db_path: Path) -> None:
+async def test_close_lets_the_running_work_finish_first(db_path: Path, holder: Holder) -> None:
     items = LocalODMBackend(Item, path=db_path)
-    await items.insert_many([Item(n=i) for i in range(500)])  # on the worker
-    await items.close()
-    items.close_sync()
+    items.insert_many_sync([Item(n=i) for i in range(50)])
+    update = asyncio.create_task(items.update_many({}, {"$set": {"mark": HOLD}}))
+    await until(holder.entered)
+    closer = threading.Thread(target=items.close_sync)
+    closer.start()
+    await asyncio.sleep(0.01)
+    assert closer.is_alive()  # waiting for the job, which cannot end before resume
+    holder.resume.set()
+    assert (await update).modified_count == 50
+    closer.join(20)
+    assert not closer.is_alive()
     with pytest.raises(DatabaseError, match="closed"):
         await items.update_many({}, {"$inc": {"n": 1}})
     reopened = LocalODMBackend(Item, path=db_path)
-    assert reopened.count_sync() == 500
+    assert reopened.count_sync({"mark": HOLD}) == 50
     reopened.close_sync()
