@@ -65,6 +65,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from mindtrace.database.backends.local.write_gate import WriteGate, gate_supported
 from mindtrace.database.core.exceptions import ConnectionFailedError, DatabaseError
+from mindtrace.database.core.gc_pause import gc_paused
 
 __all__ = ["INLINE_BUDGET", "SqliteDatabase", "is_busy"]
 
@@ -173,7 +174,13 @@ class _Job(Generic[T]):
         me = threading.get_ident()
         jobs[me] = self
         try:
-            return self.call()
+            # A pass of the cyclic garbage collector holds the GIL from start to end (measured:
+            # 23-45 ms during an update_many over 20,000 documents), stalling the loop as the
+            # inline work did; the job's allocations are what trigger those passes. Paused, they
+            # do not happen: the job's temporaries are freed by reference counting, and cyclic
+            # garbage made meanwhile (by any thread) is collected by the first pass after.
+            with gc_paused():
+                return self.call()
         finally:
             del jobs[me]
 
