@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Run order: the engine first, then the embedded backend, then the server backends.
-ORDER = ["bench_matches", "local", "local_contention", "redis", "mongo"]
+ORDER = ["bench_matches", "local", "local_contention", "loop_stall", "redis", "mongo"]
 
 # Smoke-run arguments for modules whose command line has no ``--quick``.
 QUICK_ARGS: dict[str, list[str]] = {"bench_matches": ["--docs", "2000", "--rounds", "1"]}

@@ -49,3 +49,18 @@ def test_only_selects_one_module_and_rejects_unknown_names() -> None:
     )
     assert bad.returncode == 2
     assert "invalid choice: 'nosuch'" in bad.stderr
+
+
+def test_loop_stall_reports_the_stall_and_the_short_operations() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.loop_stall", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "longest stall: median" in result.stdout
+    for operation in ("get by id", "find_one by unique field", "update_many by _id"):
+        assert operation in result.stdout

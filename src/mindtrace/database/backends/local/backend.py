@@ -7,8 +7,12 @@
 storage layout, durability and locking, and what the SQL pushdown does.
 
 This module is the thin shell: each primitive runs one operation of ``LocalCollection`` (a
-function of a connection) through ``SqliteDatabase`` — blocking, or as a coroutine that never
-blocks the event loop on another process's lock — inside ``LocalErrors.translate``.
+function of a connection) through ``SqliteDatabase`` inside ``LocalErrors.translate``. Blocking
+calls run on the calling thread. Coroutines run short operations inline on the event loop (a
+primary-key read costs microseconds, a thread hop a hundred) and never wait on the loop for
+another process's lock; operations that may take long (scans, ``update_many``, ``delete_many``,
+aggregation, big batches) are marked ``long`` and run on the database's worker thread, so the
+loop keeps turning (see ``sqlite_connection`` and docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -45,6 +50,8 @@ __all__ = ["LocalODMBackend"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
+
+_LONG_INSERT: Final = 200  # an async insert_many of more documents (~20 µs each) runs on the worker
 
 
 class LocalODMBackend(MindtraceODMBackend[ModelT]):
@@ -94,11 +101,15 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         with self._errors.translate(operation):
             return self._db.read_snapshot(fn) if snapshot else self._db.read(fn)
 
-    async def _read_async(self, operation: str, fn: Reader, snapshot: bool = False) -> Any:
+    async def _read_async(
+        self, operation: str, fn: Reader, snapshot: bool = False, long: bool = False
+    ) -> Any:
+        # long: the read may take long; it gets a few ms inline, then moves to the worker thread
+        # (``fn`` must be re-runnable: see sqlite_connection).
         if not self._ready:
             await self._initialize()
         with self._errors.translate(operation):
-            return await self._db.read_async(fn, snapshot=snapshot)
+            return await self._db.read_async(fn, snapshot=snapshot, long=long)
 
     def _write(self, operation: str, fn: Reader) -> Any:
         if not self._ready:
@@ -106,11 +117,12 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         with self._errors.translate(operation):
             return self._db.write(fn)
 
-    async def _write_async(self, operation: str, fn: Reader) -> Any:
+    async def _write_async(self, operation: str, fn: Reader, long: bool = False) -> Any:
+        # long: the transaction runs on the worker thread, off the event loop.
         if not self._ready:
             await self._initialize()
         with self._errors.translate(operation):
-            return await self._db.write_async(fn)
+            return await self._db.write_async(fn, long=long)
 
     def _prepare_file(self) -> None:
         if self.path != MEMORY:
@@ -205,14 +217,14 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
 
     async def _find_docs(self, query: FindQuery) -> list[Found]:
         fn, snapshot = self._ops.find(query)
-        found: list[Found] = await self._read_async("find", fn, snapshot=snapshot)
+        found: list[Found] = await self._read_async("find", fn, snapshot=snapshot, long=True)
         return found
 
     async def _iterate_docs(self, query: FindQuery, batch_size: int) -> AsyncIterator[dict[str, Any]]:
         size = max(1, int(batch_size))
         if query.sort:
             rowids = await self._read_async(
-                "iterate", lambda db: self._ops.sorted_rowids(db, query), snapshot=True
+                "iterate", lambda db: self._ops.sorted_rowids(db, query), snapshot=True, long=True
             )
             for start in range(0, len(rowids), size):
                 for doc in await self._read_async(
@@ -229,14 +241,14 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
 
     async def _count(self, filter: dict[str, Any]) -> int:
         fn, snapshot = self._ops.count(filter)
-        return int(await self._read_async("count", fn, snapshot=snapshot))
+        return int(await self._read_async("count", fn, snapshot=snapshot, long=True))
 
     async def _replace_doc(self, id: str, doc: dict[str, Any], options: WriteOptions) -> bool:
         return bool(await self._write_async("update", self._ops.replace(id, doc)))
 
     async def _update_many(self, filter: dict[str, Any], update: Any, upsert: bool) -> UpdateResult:
         result: UpdateResult = await self._write_async(
-            "update_many", self._ops.update_many(filter, update, upsert)
+            "update_many", self._ops.update_many(filter, update, upsert), long=True
         )
         return result
 
@@ -244,15 +256,19 @@ class LocalODMBackend(MindtraceODMBackend[ModelT]):
         return bool(await self._write_async("delete", self._ops.delete(id)))
 
     async def _delete_many(self, filter: dict[str, Any]) -> int:
-        return int(await self._write_async("delete_many", self._ops.delete_many(filter)))
+        return int(await self._write_async("delete_many", self._ops.delete_many(filter), long=True))
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        query, rest = split_pipeline(pipeline)
-        compiled = CompiledAggregation(rest)  # validates every stage before any I/O
-        docs = (
-            [] if query.limit == 0 else await self._read_async("aggregate", *self._ops.find_documents(query))
-        )
-        return compiled.run(docs, collections=self._collections())
+        # The engine's stages are Python work as long as the read: all of it off the event loop.
+        result: list[dict[str, Any]] = await self._db.offload(partial(self._aggregate_sync, pipeline))
+        return result
+
+    async def _insert_batch(self, objs: Iterable[BaseModel], options: WriteOptions) -> list[ModelT]:
+        batch = objs if isinstance(objs, Sequence) else list(objs)
+        if len(batch) > _LONG_INSERT:  # validating, encoding and storing it: off the event loop
+            stored: list[ModelT] = await self._db.offload(partial(self._insert_batch_sync, batch, options))
+            return stored
+        return await super()._insert_batch(batch, options)
 
     async def _close(self) -> None:
         self._db.close()
