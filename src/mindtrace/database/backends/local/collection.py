@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import accumulate
 from typing import Any, Final, NamedTuple
 
 from mindtrace.database.backends.engine_backed import (
@@ -44,6 +45,7 @@ from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, Found, StoredJson, UpdateResult
 from mindtrace.database.core.document import ModelCodec
 from mindtrace.database.core.exceptions import DatabaseError
+from mindtrace.database.core.gc_pause import gc_paused
 from mindtrace.database.query.sort import sort_documents
 from mindtrace.database.query.update import compile_update
 
@@ -448,21 +450,17 @@ class LocalCollection:
         keys of the documents before it stored (the caller removes its document and those after)."""
         clash: _Clash | None = None
         for unique in uniques:
-            rows: list[tuple[bytes, str]] = []
-            owners: list[int] = []
-            for position, keys in enumerate(claims[unique.name][:limit]):
-                for key in keys:
-                    rows.append((key, ids[position]))
-                    owners.append(position)
-            if not rows:
-                continue
+            per_doc = claims[unique.name][:limit]
             before = db.total_changes
             try:
+                # A generator: the rows die as SQLite takes them (no garbage collection passes).
+                rows = ((k, id) for keys, id in zip(per_doc, ids[:limit], strict=True) for k in keys)
                 db.executemany(unique.insert_sql, rows)
             except sqlite3.IntegrityError as e:
                 at = db.total_changes - before
-                limit = owners[at]
-                clash = _Clash(limit, unique, rows[at][0], e)
+                keys = [k for keys in per_doc for k in keys]
+                limit = next(i for i, n in enumerate(accumulate(map(len, per_doc))) if n > at)
+                clash = _Clash(limit, unique, keys[at], e)
         return clash
 
     # insert is ordered, like MongoDB's default: documents are stored in input order in one
@@ -471,9 +469,10 @@ class LocalCollection:
     def insert(self, docs: list[dict[str, Any]]) -> Callable[[sqlite3.Connection], DatabaseError | None]:
         """The writer of ``docs``; it returns the error of a batch that stopped at a duplicate
         (the documents before it are committed), and raises for a lone document."""
-        rows = [self.encode(d) for d in docs]
-        ids = [row[0] for row in rows]
-        known = self._precompute(docs)
+        with gc_paused():  # see core.gc_pause: the rows and keys all live until the write
+            rows = [self.encode(d) for d in docs]
+            ids = [row[0] for row in rows]
+            known = self._precompute(docs)
         sql = self._sql_insert
         errors = self.errors
         single = len(rows) == 1
