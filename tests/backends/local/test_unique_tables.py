@@ -16,7 +16,7 @@ import pytest
 from bson import ObjectId
 from pydantic import BaseModel
 
-from mindtrace.database import DuplicateInsertError, Index, QueryError
+from mindtrace.database import DatabaseError, DuplicateInsertError, Index, QueryError
 from mindtrace.database.backends.local.collection import LocalCollection
 from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, side_tables
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
@@ -244,3 +244,18 @@ def test_side_tables_are_not_collections(make: MakeBackend, db_path: Path) -> No
         assert sorted(u.index for u in side_tables(db, "members")) == ["email_1", "meta.amount_1", "tags_1"]
     finally:
         db.close()
+
+
+def test_a_collection_in_the_way_of_a_side_table_is_never_dropped(make: MakeBackend) -> None:
+    class Squatter(BaseModel):
+        id: str | None = None
+        note: str
+
+        class Settings:
+            name = "members__ux_email_1"
+
+    squatter = make(Squatter)
+    squatter.insert_sync(Squatter(note="keep me"))
+    with pytest.raises(DatabaseError, match="taken by another table"):
+        make(Member)
+    assert [s.note for s in squatter.all_sync()] == ["keep me"]

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from mindtrace.database.backends.index_keys import UNDEFINED, unique_claims, unique_keys
 from mindtrace.database.core import typed_json
-from mindtrace.database.core.exceptions import DuplicateInsertError, QueryError
+from mindtrace.database.core.exceptions import DatabaseError, DuplicateInsertError, QueryError
 from mindtrace.database.core.indexes import IndexSpec
 from mindtrace.database.core.input_checks import is_valid_text
 
@@ -223,6 +223,15 @@ class UniqueTable:
         inside the caller's write transaction. Raises ``DuplicateInsertError`` naming the
         documents and the value when stored documents break the constraint (nothing changes:
         the caller's transaction rolls back)."""
+        row = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (self.name,)
+        ).fetchone()
+        if row is not None and UniqueTable.parse(self.collection, row[0] or "") is None:
+            raise DatabaseError(
+                f"cannot create unique index {self.index!r} of collection {self.collection!r}: its "
+                f"table {self.name!r} is taken by another table of the file; rename that "
+                "collection or give the index another name"
+            )
         self.drop(db)
         db.execute(self.create_sql)
         db.execute(self.id_index_sql)
@@ -345,6 +354,7 @@ class CollectionTable:
             all(schema.get(("index", ix.name)) == ix.sql for ix in self.indexes)
             and all(u.is_current(schema) for u in self.uniques)
             and not self._stale_names(schema)
+            and all(u.is_current(schema) for u in side_tables(db, self.collection))
         )
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -374,6 +384,13 @@ class CollectionTable:
             db.execute(ix.sql)
         for unique in self.uniques:
             if not unique.is_current(schema):
+                unique.build(db)
+        # A side table no model here declares is still enforced (indexes are never dropped
+        # automatically); rebuild it if its keys were computed by another version or its
+        # trigger is missing.
+        declared = {u.name for u in self.uniques}
+        for unique in side_tables(db, self.collection):
+            if unique.name not in declared and not unique.is_current(schema):
                 unique.build(db)
 
     def live_uniques(self, db: sqlite3.Connection) -> tuple[UniqueTable, ...]:
