@@ -24,7 +24,8 @@ null do not); an array element that is itself an array is one value; a missing f
 sub-path missing in an array element, gives null; a sparse index skips a document that lacks
 every field of the index (an explicit null is still indexed); a document with arrays at two
 fields of one compound index is refused (MongoDB: "cannot index parallel arrays"); a path part
-that is a number also reaches that array position. A unique index then holds each key once:
+that is a number is read as that array position and as a field of that name (the keys of both
+readings, as a query matches either). A unique index then holds each key once:
 ``unique_claims`` are the encoded keys (``SEP`` between the fields), the bytes both stores keep —
 Redis in a claims hash, Local in a side table per index.
 """
@@ -320,8 +321,29 @@ class _KeyWalk:
         self.sparse = sparse
         self.keys: dict[bytes, tuple[Any, ...]] = {}
 
-    def walk(self, obj: Any, pos: list[int], fixed: list[Any], positional: Sequence[_Positional]) -> None:
-        # pos[i]: the next part of path i still to follow in ``obj``, or -1 once fixed[i] is set.
+    def walk(
+        self,
+        obj: Any,
+        pos: list[int],
+        fixed: list[Any],
+        hints: Sequence[_Positional],
+        forced: Mapping[int, tuple[Any, int]],
+    ) -> None:
+        """Add the keys of ``obj`` (a document, or ``{}`` for an array element that is none).
+
+        ``pos[i]``: the next part of path ``i`` to follow in ``obj``, or -1 once ``fixed[i]``
+        holds its value (both lists are this call's own). ``hints[i]``: the array element a
+        numeric next part of path ``i`` names; ``forced``: the paths read that way here.
+        """
+        for i, hint in enumerate(hints):
+            if hint is not None:
+                # A numeric part reads two ways, as in a query: the field of that name (the
+                # plain walk) and the array position (MongoDB's positional index paths).
+                rest = list(hints)
+                rest[i] = None
+                self.walk(obj, list(pos), list(fixed), rest, forced)
+                self.walk(obj, pos, fixed, rest, {**forced, i: hint})
+                return
         parts = self.parts
         array: list[Any] | None = None
         on_array: list[int] = []
@@ -329,12 +351,12 @@ class _KeyWalk:
         for i, p in enumerate(pos):
             if p < 0:
                 continue
-            hint = positional[i]
-            if hint is not None and not (isinstance(obj, Mapping) and parts[i][p] in obj):
-                # A numeric part names a position of the array just entered, unless the element
-                # has a field of that name (MongoDB's positional index paths, ``a.1.b``).
-                element, q = hint
-                value, nxt = (element, q) if q == len(parts[i]) else _follow(element, parts[i], q)
+            if i in forced:
+                element, q = forced[i]
+                if q == len(parts[i]) or isinstance(element, list):
+                    value, nxt = element, q  # the value, or an array the rest of the path enters
+                else:
+                    value, nxt = _follow(element, parts[i], q)
             else:
                 value, nxt = _follow(obj, parts[i], p)
             if value is _MISSING:
@@ -362,16 +384,18 @@ class _KeyWalk:
             key = tuple(fixed)
             self.keys.setdefault(encode_key(key), key)
             return
-        hints: list[_Positional] = [None] * len(pos)
+        sub_hints: list[_Positional] = [None] * len(pos)
         for i in on_array:
-            if pos[i] < len(parts[i]) and parts[i][pos[i]].isdigit() and int(parts[i][pos[i]]) < len(array):
-                hints[i] = (array[int(parts[i][pos[i]])], pos[i] + 1)
+            part = parts[i][pos[i]] if pos[i] < len(parts[i]) else ""
+            if part.isdigit() and int(part) < len(array):
+                sub_hints[i] = (array[int(part)], pos[i] + 1)
         for element in array if array else [UNDEFINED]:
             sub_pos, sub_fixed = list(pos), list(fixed)
             for i in on_array:
                 if pos[i] == len(parts[i]):  # the array is the field's value: each element a key
                     sub_fixed[i], sub_pos[i] = element, -1
-            self.walk(element if isinstance(element, Mapping) else {}, sub_pos, sub_fixed, hints)
+            sub_obj = element if isinstance(element, Mapping) else {}
+            self.walk(sub_obj, sub_pos, sub_fixed, sub_hints, {})
 
 
 def unique_keys(
@@ -381,10 +405,14 @@ def unique_keys(
     key -> its values in index order (``UNDEFINED`` for an empty array), each key once.
 
     Raises ``QueryError`` for arrays at two fields of a compound index (parallel arrays).
+
+    A path with a numeric part (``a.1``) gets the keys of both readings — the array position,
+    and the field of that name in each element — since a query ``{"a.1": v}`` matches either:
+    a superset of MongoDB's keys for such rare paths, so a lookup by key never misses a match.
     """
-    run = _KeyWalk(paths, sparse)
     n = len(paths)
-    run.walk(doc, [0] * n, [None] * n, [None] * n)
+    run = _KeyWalk(paths, sparse)
+    run.walk(doc, [0] * n, [None] * n, [None] * n, {})
     return run.keys
 
 
