@@ -627,7 +627,10 @@ class LocalCollection:
                         olds.append(doc)
                         news.append(new)
                 if changes:
-                    db.executemany(self._sql_update_rowid, changes)
+                    try:
+                        db.executemany(self._sql_update_rowid, changes)
+                    except sqlite3.IntegrityError as e:  # a UNIQUE index added by hand
+                        raise self.errors.duplicate(e, news[0]) from e
                     for unique in uniques:
                         keyed = [
                             (new["_id"], unique.claims(old), unique.claims(new), new)
