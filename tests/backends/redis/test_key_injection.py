@@ -9,7 +9,7 @@ import redis
 from pydantic import BaseModel
 
 from mindtrace.database import DocumentNotFoundError, QueryError
-from mindtrace.database.backends.redis.index_encoding import MAX_PAYLOAD
+from mindtrace.database.backends.index_keys import MAX_PAYLOAD
 from tests.backends.redis.conftest import tag_keys
 from tests.backends.redis.models import Person
 

@@ -18,14 +18,13 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from mindtrace.database import QueryError
-from mindtrace.database.backends.redis.index_encoding import (
-    members_for,
+from mindtrace.database.backends.index_keys import (
     sort_component,
     sort_component_by_rank,
     unique_component,
     unique_component_by_rank,
-    unique_fields_for,
 )
+from mindtrace.database.backends.redis.index_encoding import members_for, unique_fields_for
 from mindtrace.database.backends.redis.planner import (
     ClaimsPlan,
     IdsPlan,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from itertools import accumulate
+from typing import Any, Final, NamedTuple
 
 from mindtrace.database.backends.engine_backed import (
     DocumentRules,
@@ -33,11 +34,18 @@ from mindtrace.database.backends.local.sqlite_pushdown import (
     sql_and,
     sql_not,
 )
-from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, CollectionTable, quote_ident
+from mindtrace.database.backends.local.sqlite_schema import (
+    FORMAT_VERSION,
+    UNIQUE_MARK,
+    CollectionTable,
+    UniqueTable,
+    quote_ident,
+)
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.backend import FindQuery, Found, UpdateResult
 from mindtrace.database.core.document import ModelCodec
 from mindtrace.database.core.exceptions import DatabaseError
+from mindtrace.database.core.gc_pause import gc_paused
 from mindtrace.database.query.sort import sort_documents
 from mindtrace.database.query.update import compile_update
 
@@ -45,6 +53,16 @@ __all__ = ["LocalCollection", "Reader", "TableCollections"]
 
 WRITE_BATCH: Final = 1000  # rows per statement batch inside update_many / delete_many
 Reader = Callable[[sqlite3.Connection], Any]
+_Claims = dict[str, list[list[bytes]]]  # side table name -> per document, its keys there
+
+
+class _Clash(NamedTuple):
+    """The first document of a batch whose key in ``unique`` another document holds."""
+
+    position: int
+    unique: UniqueTable
+    key: bytes
+    error: sqlite3.IntegrityError
 
 
 def decode(id: str, text: str) -> dict[str, Any]:
@@ -400,52 +418,150 @@ class LocalCollection:
         return scan, next_page
 
     # ================================================================== writes
+    # Unique indexes live in side tables (sqlite_schema.UniqueTable): every write below adds and
+    # replaces a document's keys there in the same transaction as the document; deletes rely on
+    # the tables' AFTER DELETE triggers. The keys of the declared indexes are computed before the
+    # transaction (a document with parallel arrays is refused before anything is written); a
+    # side table another backend added to the file since is found by ``live_uniques``.
+    def _claims(
+        self, uniques: Sequence[UniqueTable], docs: Sequence[Mapping[str, Any]], known: _Claims
+    ) -> _Claims:
+        """Keys of ``docs`` (per side table, per document) in every live side table."""
+        return {u.name: known.get(u.name) or [u.claims(d) for d in docs] for u in uniques}
+
+    def _precompute(self, docs: Sequence[Mapping[str, Any]]) -> _Claims:
+        return {u.name: [u.claims(d) for d in docs] for u in self.table.uniques}
+
+    @staticmethod
+    def _claim(
+        db: sqlite3.Connection,
+        uniques: Sequence[UniqueTable],
+        claims: _Claims,
+        ids: Sequence[str],
+        limit: int,
+    ) -> _Clash | None:
+        """Store the keys of documents ``[0, limit)`` in input order, index by index; return the
+        first document whose key another one (stored, or earlier in the batch) holds, with the
+        keys of the documents before it stored (the caller removes its document and those after)."""
+        clash: _Clash | None = None
+        for unique in uniques:
+            per_doc = claims[unique.name][:limit]
+            before = db.total_changes
+            try:
+                # A generator: the rows die as SQLite takes them (no garbage collection passes).
+                rows = ((k, id) for keys, id in zip(per_doc, ids[:limit], strict=True) for k in keys)
+                db.executemany(unique.insert_sql, rows)
+            except sqlite3.IntegrityError as e:
+                at = db.total_changes - before
+                keys = [k for keys in per_doc for k in keys]
+                limit = next(i for i, n in enumerate(accumulate(map(len, per_doc))) if n > at)
+                clash = _Clash(limit, unique, keys[at], e)
+        return clash
+
     # insert is ordered, like MongoDB's default: documents are stored in input order in one
     # transaction; at the first one a unique constraint rejects, the ones before it are committed
     # and it and the ones after it are not stored (DuplicateInsertError.inserted_ids / .failed).
     def insert(self, docs: list[dict[str, Any]]) -> Callable[[sqlite3.Connection], DatabaseError | None]:
         """The writer of ``docs``; it returns the error of a batch that stopped at a duplicate
         (the documents before it are committed), and raises for a lone document."""
-        rows = [self.encode(d) for d in docs]
+        with gc_paused():  # see core.gc_pause: the rows and keys all live until the write
+            rows = [self.encode(d) for d in docs]
+            ids = [row[0] for row in rows]
+            known = self._precompute(docs)
         sql = self._sql_insert
         errors = self.errors
+        single = len(rows) == 1
 
         def run(db: sqlite3.Connection) -> DatabaseError | None:
-            if len(rows) == 1:
-                try:
-                    db.execute(sql, rows[0])
-                except sqlite3.IntegrityError as e:
-                    raise errors.duplicate(e, docs[0], inserted_ids=[], failed=[0]) from e
-                return None
+            uniques = self.table.live_uniques(db)
+            claims = self._claims(uniques, docs, known)
+            stored, id_error = len(rows), None
             before = db.total_changes
             try:
-                db.executemany(sql, rows)
+                if single:
+                    db.execute(sql, rows[0])
+                else:
+                    db.executemany(sql, rows)
             except sqlite3.IntegrityError as e:
-                # SQLite undid only the failing row; commit those before it, report after.
-                done = db.total_changes - before
-                error = errors.duplicate(
-                    e,
-                    docs[done],
-                    done,
-                    inserted_ids=[row[0] for row in rows[:done]],
-                    failed=list(range(done, len(rows))),
+                # SQLite undid only the failing row: the ones before it are stored.
+                stored, id_error = db.total_changes - before, e
+            clash = self._claim(db, uniques, claims, ids, stored) if uniques else None
+            if clash is None and id_error is None:
+                return None
+            stop = clash.position if clash is not None else stored
+            report: dict[str, Any] = {"inserted_ids": ids[:stop], "failed": list(range(stop, len(rows)))}
+            if clash is not None:
+                error: DatabaseError = errors.clash(
+                    clash.unique, docs[stop], clash.key, None if single else stop, **report
                 )
-                error.__cause__ = e
-                return error
-            return None
+                cause: sqlite3.Error = clash.error
+            else:
+                assert id_error is not None
+                error, cause = (
+                    errors.duplicate(id_error, docs[stop], None if single else stop, **report),
+                    id_error,
+                )
+            if single:
+                raise error from cause
+            if stop < stored:
+                # Documents from the first clash on were stored before their keys were checked:
+                # remove them (their triggers remove the keys they claimed).
+                db.executemany(self._sql_delete, [(i,) for i in ids[stop:stored]])
+            error.__cause__ = cause
+            return error
 
         return run
+
+    def _reclaim(
+        self,
+        db: sqlite3.Connection,
+        changes: Sequence[tuple[str, Sequence[bytes], Sequence[bytes], dict[str, Any]]],
+        unique: UniqueTable,
+    ) -> None:
+        """Replace changed documents' keys in ``unique``: ``changes`` holds (id, old keys, new
+        keys, new document). Raises ``DuplicateInsertError`` when a new key is taken (the caller's
+        transaction rolls back)."""
+        removed: list[tuple[bytes, str]] = []
+        added: list[tuple[bytes, str]] = []
+        owners: list[dict[str, Any]] = []
+        for id, old, new, doc in changes:
+            if old == new:
+                continue
+            kept = set(new)
+            removed.extend((k, id) for k in old if k not in kept)
+            before = set(old)
+            for k in new:
+                if k not in before:
+                    added.append((k, id))
+                    owners.append(doc)
+        if removed:
+            db.executemany(unique.delete_key_sql, removed)
+        if added:
+            before_count = db.total_changes
+            try:
+                db.executemany(unique.insert_sql, added)
+            except sqlite3.IntegrityError as e:
+                at = db.total_changes - before_count
+                raise self.errors.clash(unique, owners[at], added[at][0]) from e
 
     def replace(self, id: str, doc: dict[str, Any]) -> Callable[[sqlite3.Connection], bool]:
         """The writer replacing the document ``id`` by ``doc``; returns False when there is none."""
         _, text = self.encode(doc)
+        known = self._precompute([doc])
         sql, errors = self._sql_replace, self.errors
 
         def run(db: sqlite3.Connection) -> bool:
             try:
-                return bool(db.execute(sql, (text, id)).rowcount > 0)
+                if db.execute(sql, (text, id)).rowcount == 0:
+                    return False
             except sqlite3.IntegrityError as e:
                 raise errors.duplicate(e, doc) from e
+            uniques = self.table.live_uniques(db)
+            claims = self._claims(uniques, [doc], known)
+            for unique in uniques:
+                old = [row[0] for row in db.execute(unique.keys_of_sql, (id,))]
+                self._reclaim(db, [(id, old, claims[unique.name][0], doc)], unique)
+            return True
 
         return run
 
@@ -480,17 +596,20 @@ class LocalCollection:
         self, filter: dict[str, Any], update: Any, upsert: bool
     ) -> Callable[[sqlite3.Connection], UpdateResult]:
         """The writer applying ``update`` to every matching document (all or nothing: every new
-        version is checked against the model before the transaction commits)."""
+        version is checked against the model, and its unique keys against the other documents,
+        before the transaction commits)."""
         compiled = compile_update(update)
         plan, lazy = self.plan(filter)
         check = self.rules.check_update
 
         def run(db: sqlite3.Connection) -> UpdateResult:
+            uniques = self.table.live_uniques(db)
             matched = modified = 0
             scan = RowScan(self.t, plan)
             while not scan.done:
                 changes: list[tuple[str, int]] = []
-                docs: list[dict[str, Any]] = []
+                olds: list[dict[str, Any]] = []
+                news: list[dict[str, Any]] = []
                 for rowid, doc_id, text, sure in scan.next_page(db, WRITE_BATCH):
                     doc = decode(doc_id, text)
                     if not sure and not lazy()(doc):
@@ -500,9 +619,19 @@ class LocalCollection:
                     new_text = self.encode(new)[1]
                     if new_text != text:  # "modified" means the stored bytes change, as in MongoDB
                         changes.append((new_text, rowid))
-                        docs.append(new)
+                        olds.append(doc)
+                        news.append(new)
                 if changes:
-                    self._write_changes(db, changes, docs)
+                    try:
+                        db.executemany(self._sql_update_rowid, changes)
+                    except sqlite3.IntegrityError as e:  # a UNIQUE index added by hand
+                        raise self.errors.duplicate(e, news[0]) from e
+                    for unique in uniques:
+                        keyed = [
+                            (new["_id"], unique.claims(old), unique.claims(new), new)
+                            for old, new in zip(olds, news, strict=True)
+                        ]
+                        self._reclaim(db, keyed, unique)
                     modified += len(changes)
             if matched or not upsert:
                 return UpdateResult(matched, modified)
@@ -512,23 +641,13 @@ class LocalCollection:
                 db.execute(self._sql_insert, row)
             except sqlite3.IntegrityError as e:
                 raise self.errors.duplicate(e, doc) from e
+            claims = self._claims(uniques, [doc], {})
+            clash = self._claim(db, uniques, claims, [row[0]], 1)
+            if clash is not None:
+                raise self.errors.clash(clash.unique, doc, clash.key) from clash.error
             return UpdateResult(0, 0, row[0])
 
         return run
-
-    def _write_changes(
-        self, db: sqlite3.Connection, changes: list[tuple[str, int]], docs: list[dict[str, Any]]
-    ) -> None:
-        try:
-            db.executemany(self._sql_update_rowid, changes)
-        except sqlite3.IntegrityError as e:
-            # Find the document at fault for the message; the caller's transaction rolls back.
-            for (text, rowid), doc in zip(changes, docs, strict=True):
-                try:
-                    db.execute(self._sql_update_rowid, (text, rowid))
-                except sqlite3.IntegrityError as e2:
-                    raise self.errors.duplicate(e2, doc) from e2
-            raise self.errors.duplicate(e, docs[0]) from e
 
     # ================================================================== other collections
     @staticmethod
@@ -549,8 +668,11 @@ class LocalCollection:
 
     @staticmethod
     def table_names(db: sqlite3.Connection) -> list[str]:
-        """Names of the tables (collections) in the database file."""
-        sql = "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        """Names of the tables (collections) in the database file (not the unique side tables)."""
+        sql = (
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            f"AND sql NOT LIKE '%{UNIQUE_MARK}%' ORDER BY name"
+        )
         return [r[0] for r in db.execute(sql)]
 
 

@@ -2,8 +2,9 @@
 
 One context manager, ``LocalErrors.translate(operation)``, wraps every call into SQLite (sync
 and async alike, as httpcore's ``map_exceptions`` does); errors this package raised on purpose
-pass through untouched. Unique-constraint failures become ``DuplicateInsertError`` through
-``duplicate``, which knows which declared index a SQLite index name stands for.
+pass through untouched. A duplicate ``_id`` (the table's primary key) becomes
+``DuplicateInsertError`` through ``duplicate``; a key that collides in a unique index's side table
+through ``clash``, which names the index, the fields and the values that collided.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from mindtrace.database.backends.engine_backed import value_at
 from mindtrace.database.backends.local.sqlite_connection import is_busy
-from mindtrace.database.backends.local.sqlite_schema import CollectionTable
-from mindtrace.database.core.exceptions import DatabaseError, duplicate_key
+from mindtrace.database.backends.local.sqlite_schema import CollectionTable, UniqueTable
+from mindtrace.database.core.exceptions import DatabaseError, DuplicateInsertError, duplicate_key
 
 __all__ = ["LocalErrors"]
 
@@ -81,8 +81,9 @@ class LocalErrors:
         inserted_ids: list[str] | None = None,
         failed: list[int] | None = None,
     ) -> DatabaseError:
-        """``DuplicateInsertError`` for a UNIQUE/PRIMARY KEY failure caused by ``doc`` (input
-        number ``position`` of a batch); any other integrity error becomes a ``DatabaseError``."""
+        """``DuplicateInsertError`` for a UNIQUE/PRIMARY KEY failure of the collection's table
+        caused by ``doc`` (input number ``position`` of a batch); any other integrity error
+        becomes a ``DatabaseError``."""
         code = getattr(e, "sqlite_errorcode", None)
         if code not in _UNIQUE_CODES:
             return self.database_error(e, "write")
@@ -90,9 +91,29 @@ class LocalErrors:
         extra: dict[str, Any] = {"position": position, "inserted_ids": inserted_ids, "failed": failed}
         if message.endswith(".id") or code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
             return duplicate_key(self.collection, {"_id": doc.get("_id")}, **extra)
-        index_name = message.rsplit("index '", 1)[-1].rstrip("'") if "index '" in message else ""
-        ix = self.table.by_name.get(index_name)
-        if ix is None:
-            return duplicate_key(self.collection, None, detail=message, **extra)
-        key = {path: value_at(doc, path) for path in ix.spec.paths}
-        return duplicate_key(self.collection, key, index=ix.spec.name, missing=ix.null_guard, **extra)
+        # A UNIQUE index this package did not create (e.g. added by hand): say what SQLite said.
+        return duplicate_key(self.collection, None, detail=message, **extra)
+
+    def clash(
+        self,
+        unique: UniqueTable,
+        doc: Mapping[str, Any],
+        claim: bytes,
+        position: int | None = None,
+        *,
+        inserted_ids: list[str] | None = None,
+        failed: list[int] | None = None,
+    ) -> DuplicateInsertError:
+        """``DuplicateInsertError`` for ``doc`` (input number ``position`` of a batch), whose key
+        ``claim`` in ``unique`` another document already holds."""
+        key = unique.key_of(doc, claim)
+        return duplicate_key(
+            self.collection,
+            key,
+            index=unique.index,
+            position=position,
+            inserted_ids=inserted_ids,
+            failed=failed,
+            # Every field null: MongoDB's null key, which a missing field has too.
+            missing=all(v is None for v in key.values()),
+        )

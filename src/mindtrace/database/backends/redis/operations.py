@@ -36,10 +36,10 @@ from mindtrace.database.backends.engine_backed import (
     upsert_document,
     value_at,
 )
+from mindtrace.database.backends.index_keys import unique_component
 from mindtrace.database.backends.redis.index_encoding import (
     indexed_values,
     members_for,
-    unique_component,
     unique_fields_for,
 )
 from mindtrace.database.backends.redis.keys import KeySpace

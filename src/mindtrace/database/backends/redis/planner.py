@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from bson import ObjectId
 
-from mindtrace.database.backends.redis.index_encoding import (
+from mindtrace.database.backends.index_keys import (
     SEP,
     rank_prefix,
     sort_component,
