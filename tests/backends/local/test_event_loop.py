@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from mindtrace.database import DatabaseError, DuplicateInsertError, Index
 from mindtrace.database.backends.local_odm_backend import LocalODMBackend
@@ -48,7 +49,8 @@ class Item(BaseModel):
     id: str | None = None
     n: int
     mark: str = ""
-    email: Annotated[str | None, Index(unique=True, sparse=True)] = None
+    # Unique per document unless a test sets it (a null would be a value: only one could lack it).
+    email: Annotated[str, Index(unique=True)] = Field(default_factory=lambda: f"{uuid.uuid4().hex}@x")
 
     class Settings:
         name = "items"

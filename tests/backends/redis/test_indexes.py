@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import pytest
 import redis
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from mindtrace.database import DuplicateInsertError, QueryError
 from mindtrace.database.backends.redis.index_encoding import members_for, unique_fields_for
@@ -28,9 +28,7 @@ def expected_entries(
             members[index.key] = {m for d in docs for m in members_for(d, index.fields, d["_id"])[0]}
         if index.unique:
             claims[str(index.unique_key)] = {
-                f: d["_id"].encode()
-                for d in docs
-                for f in unique_fields_for(d, index.fields, skip_null=False)
+                f: d["_id"].encode() for d in docs for f in unique_fields_for(d, index.fields, sparse=False)
             }
     return members, claims
 
@@ -98,17 +96,29 @@ def test_insert_many_stops_at_first_duplicate(make_backend: Any) -> None:
     assert sorted(p.id for p in people.all_sync()) == sorted(error.inserted_ids)
 
 
-def test_sparse_unique_allows_many_missing(make_backend: Any) -> None:
+def test_sparse_unique_exempts_only_missing_fields(make_backend: Any) -> None:
     class Account(BaseModel):
         handle: Annotated[str | None, Index(unique=True, sparse=True)] = None
+
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        class Settings:
+            name = "Account"
+            indexes = [Index("handle", unique=True, sparse=True)]
 
     class Strict(BaseModel):
         handle: Annotated[str | None, Index(unique=True)] = None
 
-    accounts = make_backend(Account)
-    accounts.insert_many_sync([Account(), Account(), Account(handle="x")])
+    # Documents lacking the field claim nothing (MongoDB's sparse); an explicit null is a value.
+    loose = make_backend(Loose)
+    loose.insert_many_sync([Loose(), Loose(), Loose(handle="x")])
     with pytest.raises(DuplicateInsertError):
-        accounts.insert_sync(Account(handle="x"))
+        loose.insert_sync(Loose(handle="x"))
+    accounts = make_backend(Account)
+    accounts.insert_sync(Account())
+    with pytest.raises(DuplicateInsertError):
+        accounts.insert_sync(Account())  # Pydantic stores handle=None: a null, claimed
     strict = make_backend(Strict)
     strict.insert_sync(Strict())
     with pytest.raises(DuplicateInsertError) as caught:

@@ -223,6 +223,6 @@ def test_fast_encoding_paths_equal_the_reference(value: Any) -> None:
     # A top-level field takes a shortcut in members_for too; a nested path never does.
     id = "65f0c3aa0000000000000000"
     assert members_for({"x": value}, ("x",), id) == members_for({"o": {"x": value}}, ("o.x",), id)
-    assert unique_fields_for({"x": value}, ("x",), skip_null=False) == unique_fields_for(
-        {"o": {"x": value}}, ("o.x",), skip_null=False
+    assert unique_fields_for({"x": value}, ("x",), sparse=False) == unique_fields_for(
+        {"o": {"x": value}}, ("o.x",), sparse=False
     )

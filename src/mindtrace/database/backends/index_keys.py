@@ -53,6 +53,7 @@ from mindtrace.database.query.compare import (
 )
 
 __all__ = [
+    "KEYS_VERSION",
     "MAX_PAYLOAD",
     "SEP",
     "UNDEFINED",
@@ -65,6 +66,11 @@ __all__ = [
     "unique_component_by_rank",
     "unique_keys",
 ]
+
+KEYS_VERSION: Final = 2
+"""The version of the unique-key encoding below; stores record it with every unique index and
+rebuild the index's keys when it changes (2: one key per array element, missing as null, empty
+array its own key, numbers by value across types, datetimes by instant)."""
 
 SEP: Final = b"\x00\x01"
 MAX_PAYLOAD: Final = 256

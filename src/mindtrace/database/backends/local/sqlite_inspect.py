@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, quote_ident
+from mindtrace.database.backends.local.sqlite_schema import FORMAT_VERSION, quote_ident, side_tables
 
 __all__ = ["CollectionStats", "DatabaseDescription", "describe_database", "is_sqlite_file"]
 
@@ -56,10 +56,11 @@ def describe_database(path: str | Path) -> DatabaseDescription:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = _tables(db)
         # Layout version 0 with no table at all is an empty file, which Local would adopt.
-        if version != FORMAT_VERSION and not (version == 0 and not tables):
+        # Older layouts are upgraded by the first backend that opens them; they read the same.
+        if not 1 <= version <= FORMAT_VERSION and not (version == 0 and not tables):
             raise ValueError(
                 f"{path} is an SQLite database but not a mindtrace-database file "
-                f"(layout version {version}, expected {FORMAT_VERSION})"
+                f"(layout version {version}, expected 1 to {FORMAT_VERSION})"
             )
         collections = []
         for name in (t for t in tables if _is_collection(db, t)):
@@ -100,9 +101,13 @@ def _is_collection(db: sqlite3.Connection, table: str) -> bool:
 
 def _indexes(db: sqlite3.Connection, collection: str) -> tuple[str, ...]:
     prefix = f"{collection}__"
-    out = []
-    for _seq, name, unique, *_ in db.execute(f"PRAGMA index_list({quote_ident(collection)})"):
+    # Unique indexes live in side tables (layout 2); layout 1 files had UNIQUE expression indexes.
+    unique = {table.index for table in side_tables(db, collection)}
+    names: set[str] = set()
+    for _seq, name, is_unique, *_ in db.execute(f"PRAGMA index_list({quote_ident(collection)})"):
         if not name.startswith(prefix) or name.endswith("__null"):
-            continue  # the primary key, and the helper index that makes unique fields MongoDB-like
-        out.append(name[len(prefix) :] + (" (unique)" if unique else ""))
-    return tuple(sorted(out))
+            continue  # the primary key, and layout 1's helper index for missing unique fields
+        names.add(name[len(prefix) :])
+        if is_unique:
+            unique.add(name[len(prefix) :])
+    return tuple(sorted(f"{n} (unique)" if n in unique else n for n in names | unique))

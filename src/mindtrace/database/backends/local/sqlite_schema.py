@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mindtrace.database.backends.index_keys import UNDEFINED, unique_claims, unique_keys
+from mindtrace.database.backends.index_keys import KEYS_VERSION, UNDEFINED, unique_claims, unique_keys
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.exceptions import DatabaseError, DuplicateInsertError, QueryError
 from mindtrace.database.core.indexes import IndexSpec
@@ -44,9 +44,9 @@ opens it; a package that reads only version 1 refuses a version-2 file instead o
 without maintaining the side tables.
 """
 
-UNIQUE_KEYS_VERSION: Final = 1
-"""Part of every side table's definition: bumped when ``index_keys`` encodes keys differently, so
-that side tables built with the old encoding are rebuilt on open."""
+UNIQUE_KEYS_VERSION: Final = KEYS_VERSION
+"""Part of every side table's definition (``index_keys.KEYS_VERSION``): side tables built with
+another encoding are rebuilt on open."""
 
 UNIQUE_MARK: Final = "/* mindtrace unique index "
 """Starts the comment in a side table's ``CREATE TABLE`` that holds its definition."""

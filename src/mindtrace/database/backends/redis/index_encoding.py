@@ -137,14 +137,14 @@ def members_for(doc: dict[str, Any], fields: Sequence[str], id: str) -> tuple[li
     return [b"".join(c + SEP for c in combo) + suffix for combo in itertools.product(*per_field)], complex
 
 
-def unique_fields_for(doc: dict[str, Any], fields: Sequence[str], *, skip_null: bool) -> list[bytes]:
+def unique_fields_for(doc: dict[str, Any], fields: Sequence[str], *, sparse: bool) -> list[bytes]:
     """The claims-hash fields ``doc`` claims in a unique index over ``fields``: MongoDB's keys
-    (``index_keys.unique_claims``). ``skip_null`` is the index's ``sparse`` flag: a document
+    (``index_keys.unique_claims``). ``sparse`` is the index's flag: a document
     lacking every field claims nothing (an explicit null is still claimed, as in MongoDB).
 
     Raises ``QueryError`` for arrays at two fields of a compound index (parallel arrays).
     """
-    return unique_claims(doc, fields, sparse=skip_null)
+    return unique_claims(doc, fields, sparse=sparse)
 
 
 def member_id(member: bytes) -> str:

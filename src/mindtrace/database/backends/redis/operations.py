@@ -36,7 +36,7 @@ from mindtrace.database.backends.engine_backed import (
     upsert_document,
     value_at,
 )
-from mindtrace.database.backends.index_keys import unique_component
+from mindtrace.database.backends.index_keys import KEYS_VERSION, unique_component
 from mindtrace.database.backends.redis.index_encoding import (
     indexed_values,
     members_for,
@@ -180,7 +180,7 @@ class Collection:
                 i.unique,
                 None if (i.unique and len(i.fields) == 1) else keys.index(i.name),
                 keys.unique(i.name) if i.unique else None,
-                skip_null=i.sparse,
+                sparse=i.sparse,
             )
             for i in indexes
         )
@@ -216,7 +216,7 @@ class Collection:
             out.extend(members)
             out.append(b"1" if complex else b"0")
         for index in self._unique:
-            claimed = unique_fields_for(doc, index.fields, skip_null=index.skip_null)
+            claimed = unique_fields_for(doc, index.fields, sparse=index.sparse)
             out.append(len(claimed))
             out.extend(claimed)
         return out
@@ -639,7 +639,11 @@ class Collection:
         if not self.indexes:
             return
         fields = [f"index:{i.name}" for i in self.indexes]
-        signatures = [f"{','.join(i.fields)}|{int(i.unique)}|{int(i.skip_null)}" for i in self.indexes]
+        # The keys version changes when index_keys encodes claims differently, so existing
+        # collections are re-claimed once by the next initialize.
+        signatures = [
+            f"{','.join(i.fields)}|{int(i.unique)}|{int(i.sparse)}|{KEYS_VERSION}" for i in self.indexes
+        ]
         (current,) = yield [("HMGET", self.keys.meta, *fields)]
         if [c.decode() if c is not None else None for c in current] == signatures:
             return

@@ -65,8 +65,9 @@ class RedisIndex:
 
     A single-field unique index has no sorted set (``key`` is None): its claims hash answers
     equality and ``$in`` exactly, and skipping the sorted set halves the cost of maintaining it.
-    ``skip_null``: documents whose value is null or missing at every field claim no unique value
-    (MongoDB's sparse unique indexes); otherwise a second such document is a duplicate.
+    ``sparse``: documents lacking every field of the index claim no unique value (MongoDB's
+    sparse indexes; an explicit null is still claimed); otherwise a missing field claims null,
+    so a second such document is a duplicate.
     """
 
     name: str
@@ -74,7 +75,7 @@ class RedisIndex:
     unique: bool
     key: str | None
     unique_key: str | None
-    skip_null: bool = False
+    sparse: bool = False
 
     @property
     def sorted(self) -> bool:
@@ -234,7 +235,7 @@ def _claims_plan(index: RedisIndex, conditions: Mapping[str, _FieldConditions]) 
     cond = conditions.get(index.fields[0])
     if cond is None or cond.equal_values is None:
         return None
-    if index.skip_null and any(v is None for v in cond.equal_values):
+    if index.sparse and any(v is None for v in cond.equal_values):
         return None  # {field: null} also matches documents that claim nothing
     return ClaimsPlan(index, tuple(dict.fromkeys(unique_component(v) for v in cond.equal_values)))
 
