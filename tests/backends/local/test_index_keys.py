@@ -125,7 +125,7 @@ documents = st.dictionaries(st.sampled_from(["a", "b"]), values, max_size=2)
 paths = st.sampled_from(["a", "b", "a.a", "a.b", "a.0", "a.1", "a.a.b", "a.0.a", "b.1.a"])
 
 
-@settings(max_examples=2000, deadline=None, derandomize=True)
+@settings(max_examples=2000, deadline=None)
 @given(doc=documents, path=paths, value=scalars)
 @example(doc={"a": [{"1": 5}]}, path="a.1", value=5)
 @example(doc={"a": [1, 5]}, path="a.1", value=5)
