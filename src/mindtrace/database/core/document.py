@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import ipaddress
-import pathlib
 import typing
 import uuid
 from collections.abc import Mapping
@@ -21,12 +19,11 @@ from typing import Any, Final, Generic, TypeVar
 
 from bson import ObjectId
 from pydantic import BaseModel, create_model
-from pydantic_core import MultiHostUrl, Url
 
 from mindtrace.database.core import typed_json
 from mindtrace.database.core.datetimes import to_milliseconds
 from mindtrace.database.core.input_checks import MAX_NESTING, check_document
-from mindtrace.database.core.schema import model_schema
+from mindtrace.database.core.schema import STRING_FORM, model_schema
 
 __all__ = ["ModelCodec", "PlainDocument", "collection_name_for", "is_valid_id", "new_id", "to_engine_value"]
 
@@ -64,19 +61,7 @@ def collection_name_for(model_cls: type[BaseModel]) -> str:
 _ENGINE_LEAVES: Final = frozenset(
     {str, int, float, bool, type(None), dt.datetime, dt.date, Decimal, uuid.UUID, bytes, ObjectId}
 )
-# Values Pydantic's python-mode dump leaves as objects that the engine and the codecs compare and
-# store as their string form; validation turns the string back into the field's type.
-_AS_STRING: Final = (
-    Url,
-    MultiHostUrl,
-    pathlib.PurePath,
-    ipaddress.IPv4Address,
-    ipaddress.IPv6Address,
-    ipaddress.IPv4Network,
-    ipaddress.IPv6Network,
-    ipaddress.IPv4Interface,
-    ipaddress.IPv6Interface,
-)
+_AS_STRING: Final = STRING_FORM  # stored as their string form (see core.schema)
 
 
 def to_engine_value(value: Any) -> Any:

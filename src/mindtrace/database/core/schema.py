@@ -310,9 +310,7 @@ _NATIVE_LEAVES: Final = (str, int, float, bool, dt.date, Decimal, uuid.UUID, byt
 # Classes whose values orjson plus typed_json's default hook store exactly (no UUID: orjson would
 # write it as a plain string; floats are handled apart: NaN and infinities need tags).
 _PLAIN_JSON_LEAVES: Final = (str, int, bool, dt.date, dt.time, dt.timedelta, Decimal, bytes, ObjectId)
-# Classes the codec stores as their string form: the same as core.document._AS_STRING (a test
-# keeps the two equal; core.document imports this module, not the other way round).
-_STRING_FORM: Final = (
+STRING_FORM: Final = (
     Url,
     MultiHostUrl,
     pathlib.PurePath,
@@ -323,10 +321,13 @@ _STRING_FORM: Final = (
     ipaddress.IPv4Interface,
     ipaddress.IPv6Interface,
 )
+"""Values Pydantic's python-mode dump leaves as objects that the engine and the codecs compare
+and store as their string form (``core.document`` uses this tuple too); validation turns the
+string back into the field's type."""
 # Classes (and subclasses) whose dump is one value: no document or array below.
 _FLAT_LEAVES: Final = (
     str, int, float, bool, bytes, dt.date, dt.time, dt.timedelta, Decimal, uuid.UUID, ObjectId, enum.Enum,
-    *_STRING_FORM,
+    *STRING_FORM,
 )  # fmt: skip
 # Classes (and subclasses) that are never arrays and have no paths below them.
 _SCALARS: Final = (str, int, float, bool, bytes, Decimal, uuid.UUID, dt.date, dt.time, dt.timedelta)
