@@ -15,6 +15,7 @@ from pymongo.errors import (
 )
 
 from mindtrace.database.backends.mongo_odm_backend import MongoMindtraceODMBackend
+from mindtrace.database.core.backend import WriteOptions
 from mindtrace.database.core.exceptions import (
     ConnectionFailedError,
     DocumentNotFoundError,
@@ -178,3 +179,23 @@ async def test_connection_failure_names_url_without_password(mongo: Setup, api: 
         assert err.url in str(err)
     finally:
         await backend.close()
+
+
+@pytest.mark.parametrize("api", ["async", "sync"])
+async def test_a_retried_insert_meeting_its_own_document_succeeds(mongo: Setup, api: str) -> None:
+    """PyMongo retries an insert whose reply was lost; a server without retryable-write support
+    then reports the first attempt as a duplicate _id. For an id the backend generated, that can
+    only be the insert itself: it succeeds. For an id the caller chose, it stays a duplicate."""
+    users = mongo.backend(UserDoc)
+    await users.initialize()
+    first = users._prepare_insert(UserDoc(name="a", age=1, email="a@x"))
+    users._insert_docs_sync([first], WriteOptions())  # the attempt that reached the server
+    again = dict(first)
+    if api == "async":
+        await users._insert_docs([again], WriteOptions(fresh_ids=True))
+    else:
+        users._insert_docs_sync([again], WriteOptions(fresh_ids=True))
+    assert [u.name for u in await users.all()] == ["a"]
+    with pytest.raises(DuplicateInsertError):  # the server may name _id or the unique email
+        users._insert_docs_sync([dict(first)], WriteOptions())
+    assert await users.count() == 1

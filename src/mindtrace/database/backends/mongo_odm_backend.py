@@ -31,7 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.command_cursor import CommandCursor
 from pymongo.synchronous.cursor import Cursor
@@ -398,7 +398,13 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         collection = await self._acollection()
         with self._errors.translate("insert"):
             if len(docs) == 1:
-                await collection.insert_one(to_bson(docs[0]))
+                stored = to_bson(docs[0])
+                try:
+                    await collection.insert_one(stored)
+                except DuplicateKeyError:
+                    # A retried insert may meet its own first attempt: see _own_retry.
+                    if not (options.fresh_ids and await collection.find_one(_own_retry(stored))):
+                        raise
                 return
             try:
                 await collection.insert_many([to_bson(d) for d in docs])
@@ -496,7 +502,13 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         collection = self._scollection()
         with self._errors.translate("insert"):
             if len(docs) == 1:
-                collection.insert_one(to_bson(docs[0]))
+                stored = to_bson(docs[0])
+                try:
+                    collection.insert_one(stored)
+                except DuplicateKeyError:
+                    # A retried insert may meet its own first attempt: see _own_retry.
+                    if not (options.fresh_ids and collection.find_one(_own_retry(stored))):
+                        raise
                 return
             try:
                 collection.insert_many([to_bson(d) for d in docs])
@@ -611,6 +623,17 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             asyncio.run_coroutine_threadsafe(client.close(), loop)
         elif not loop.is_closed():
             loop.run_until_complete(client.close())
+
+
+def _own_retry(stored: dict[str, Any]) -> dict[str, Any]:
+    """The filter that finds ``stored`` itself after its insert failed with a duplicate key.
+
+    PyMongo retries a write whose reply was lost (a server restart); a server without
+    retryable-write support then reports the first attempt's document as a duplicate (on
+    ``_id`` or any other unique index). When the backend generated the id, no one else can hold
+    it: finding the document under that id means the insert did happen.
+    """
+    return {"_id": stored["_id"]}
 
 
 def _one_projection(projection: ProjectionSpec, projection_model: type[BaseModel] | None) -> ProjectionSpec:
