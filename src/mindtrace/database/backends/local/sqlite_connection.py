@@ -123,7 +123,7 @@ class _Watch:
         jobs = self.jobs
         if jobs:
             job = jobs.get(threading.get_ident())
-            return job is not None and job.cancelled
+            return job is not None and job.stopped
         return False
 
 
@@ -153,22 +153,31 @@ class _Connection:
         jobs = self.watch.jobs
         if jobs:
             job = jobs.get(threading.get_ident())
-            if job is not None and job.cancelled:
+            if job is not None and job.stopped:
                 raise sqlite3.OperationalError("interrupted: the task waiting for this write was cancelled")
 
 
 class _Job(Generic[T]):
     """A call run on the worker thread on behalf of a task, which may cancel it."""
 
-    __slots__ = ("call", "cancelled", "database")
+    __slots__ = ("call", "cancelled", "database", "waiter")
 
     def __init__(self, database: SqliteDatabase, call: Callable[[], T]) -> None:
         self.database = database
         self.call = call
         self.cancelled = False  # set by the awaiting task; polled by SQLite and before COMMIT
+        # The future the task awaits: Task.cancel() cancels it at once, while the task itself
+        # (which sets ``cancelled``) resumes only later, possibly after the worker took the job.
+        self.waiter: asyncio.Future[Any] | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the task gave up on this job (read from the worker thread)."""
+        waiter = self.waiter
+        return self.cancelled or (waiter is not None and waiter.cancelled())
 
     def run(self) -> T:
-        if self.cancelled:
+        if self.stopped:
             raise sqlite3.OperationalError("interrupted: the task was cancelled before the work began")
         jobs = self.database.connection().watch.jobs
         me = threading.get_ident()
@@ -525,8 +534,10 @@ class SqliteDatabase:
         re-raises ``CancelledError``."""
         job = _Job(self, call)
         future = self._worker().submit(job.run)
+        waiter: asyncio.Future[T] = asyncio.wrap_future(future)
+        job.waiter = waiter
         try:
-            return await asyncio.wrap_future(future)
+            return await waiter
         except asyncio.CancelledError:
             job.cancelled = True  # (a job not yet started was cancelled outright)
             await _settled(future)
