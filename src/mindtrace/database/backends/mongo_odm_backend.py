@@ -72,10 +72,10 @@ from mindtrace.database.core.backend import (
     Found,
     MindtraceODMBackend,
     ProjectionSpec,
+    Shape,
     SortSpec,
     UpdateResult,
     WriteOptions,
-    _Shape,
 )
 from mindtrace.database.core.exceptions import QueryError
 from mindtrace.database.core.schema import model_schema
@@ -269,7 +269,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
 
     def _find_query(
         self, filters: Sequence[Any], sort: SortSpec, skip: int, limit: int | None, projection: ProjectionSpec
-    ) -> tuple[FindQuery, _Shape | None]:
+    ) -> tuple[FindQuery, Shape | None]:
         query, shape = super()._find_query(filters, sort, skip, limit, projection)
         # A Beanie projection model may declare its own (computed) projection in Settings.
         declared = getattr(getattr(projection, "Settings", None), "projection", None)
@@ -330,7 +330,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
         projection: ProjectionSpec,
         projection_model: type[BaseModel] | None,
         fetch_links: bool,
-    ) -> tuple[FindQuery, _Shape | None]:
+    ) -> tuple[FindQuery, Shape | None]:
         # Beanie's options, translated into the request every find primitive takes.
         query, shape = self._find_query(
             filters, sort, skip, limit, _one_projection(projection, projection_model)

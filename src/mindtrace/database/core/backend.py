@@ -122,9 +122,6 @@ class Shape:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_Shape = Shape  # the former private name, still imported by the Mongo backend
-
-
 def combine_filters(filters: Sequence[Any]) -> dict[str, Any]:
     """AND together the positional filters of ``find`` and friends into one MongoDB filter.
 
