@@ -366,7 +366,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             projection_model=projection_model,
             fetch_links=fetch_links,
         )
-        return self._shape(await self._find_docs(query), shape)
+        return await self._find(query, shape)
 
     def find_sync(
         self,
@@ -388,7 +388,7 @@ class MongoMindtraceODMBackend(MindtraceODMBackend[ModelT]):
             projection_model=projection_model,
             fetch_links=fetch_links,
         )
-        return self._shape(self._find_docs_sync(query), shape)
+        return self._find_sync(query, shape)
 
     # ----------------------------------------------------------------- async primitives
     async def _initialize(self) -> None:
